@@ -91,9 +91,12 @@ def _find_max_items(schema: Any, key: str) -> int | None:
             if isinstance(props, dict) and key in props:
                 target = props[key]
                 for variant in [target, *target.get("oneOf", [])]:
-                    if isinstance(variant, dict) and variant.get("type") == "array":
-                        if "maxItems" in variant:
-                            found.append(int(variant["maxItems"]))
+                    if (
+                        isinstance(variant, dict)
+                        and variant.get("type") == "array"
+                        and "maxItems" in variant
+                    ):
+                        found.append(int(variant["maxItems"]))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

@@ -1,0 +1,79 @@
+"""NDJSON bodies for Vectorize writes, and the chunking that keeps each request in limits.
+
+Values are written at float32 precision (Vectorize stores float32), as the shortest decimal
+that reads back to the same float32: about 58 % of the bytes of Python's 17-digit doubles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from . import limits
+
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+
+def encode_vector(
+    vector_id: str,
+    values: np.ndarray[Any, np.dtype[np.float32]],
+    metadata: Mapping[str, Any] | None = None,
+    namespace: str | None = None,
+) -> bytes:
+    """One NDJSON line (with its newline)."""
+    record: dict[str, Any] = {"id": vector_id, "values": values}
+    if namespace is not None:
+        record["namespace"] = namespace
+    if metadata:
+        record["metadata"] = metadata
+    return orjson.dumps(record, option=_NUMPY | orjson.OPT_APPEND_NEWLINE)
+
+
+def read_ndjson(body: bytes) -> Iterator[dict[str, Any]]:
+    """The records of an NDJSON body (blank lines skipped)."""
+    for line in body.splitlines():
+        if line.strip():
+            record = orjson.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("each NDJSON line must be a JSON object")
+            yield record
+
+
+@dataclass(slots=True)
+class Chunk:
+    """One request's worth of encoded vectors."""
+
+    ids: list[str] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.lines)
+
+
+def chunk_lines(
+    items: Iterable[tuple[str, bytes]],
+    *,
+    max_vectors: int = limits.MAX_VECTORS_PER_WRITE,
+    max_bytes: int = limits.MAX_WRITE_BYTES,
+) -> Iterator[Chunk]:
+    """Group (id, line) pairs into chunks of at most ``max_vectors`` and ``max_bytes``."""
+    current = Chunk()
+    for vector_id, line in items:
+        if len(line) > max_bytes:
+            raise ValueError(f"vector {vector_id!r} alone is larger than {max_bytes} bytes")
+        if current.ids and (
+            len(current.ids) >= max_vectors or current.size + len(line) > max_bytes
+        ):
+            yield current
+            current = Chunk()
+        current.ids.append(vector_id)
+        current.lines.append(line)
+        current.size += len(line)
+    if current.ids:
+        yield current

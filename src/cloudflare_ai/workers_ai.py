@@ -1,0 +1,889 @@
+"""Workers AI clients: run any model, chat (streaming or not), embed in concurrent batches.
+
+``WorkersAIClient`` and ``AsyncWorkersAIClient`` share every request builder and response
+parser in :class:`_WorkersAIBase`; they differ only in how bytes move. Calls go to
+``/ai/run/{model}`` by default, to the OpenAI-compatible ``/ai/v1`` endpoints with
+``api="openai"``, and through an AI Gateway when one is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, Literal, Self, TypedDict, Unpack
+
+import httpx
+import orjson
+
+from .config import ClientSettings, GatewaySettings
+from .errors import APIError, StreamError, ValidationError
+from .models import DEFAULT_EMBEDDING_BATCH, DEFAULT_EMBEDDING_MODEL, get_model
+from .responses import parse_chat_result, parse_usage
+from .streaming import StopSequences, StreamDecoder, aggregate, aiter_sse, iter_sse
+from .transport import (
+    AsyncTransport,
+    Request,
+    RetryPolicy,
+    SyncTransport,
+    decode_json,
+    envelope_result,
+    response_headers,
+)
+from .types import (
+    ChatChunk,
+    ChatResponse,
+    EmbeddingResponse,
+    GatewayInfo,
+    RunResult,
+    ToolCallDelta,
+    Usage,
+)
+
+Api = Literal["native", "openai"]
+ToolChoice = Literal["auto", "none", "required", "any"] | str | Mapping[str, Any]
+
+
+class ChatOptions(TypedDict, total=False):
+    """Options of a text-generation call, shared by every chat method."""
+
+    prompt: str
+    api: Api
+    tools: Sequence[Mapping[str, Any]]
+    tool_choice: ToolChoice
+    response_format: Mapping[str, Any]
+    stop: Sequence[str]
+    max_tokens: int
+    temperature: float
+    top_p: float
+    top_k: int
+    seed: int
+    repetition_penalty: float
+    frequency_penalty: float
+    presence_penalty: float
+    raw: bool
+    lora: str
+    reasoning_effort: str
+    gateway: GatewaySettings | str
+    extra_body: Mapping[str, Any]
+    headers: Mapping[str, str]
+
+
+#: Sampling and generation parameters passed through to the model as given.
+_SAMPLING = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "repetition_penalty",
+    "frequency_penalty",
+    "presence_penalty",
+)
+
+
+def normalize_tools(tools: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Tools in OpenAI form, checked against what Workers AI accepts.
+
+    Workers AI requires ``parameters.type`` and ``parameters.properties``, and a ``type`` and
+    ``description`` on every property; a missing description is filled with the property
+    name rather than letting the request fail.
+    """
+    if tools is None:
+        return None
+    out: list[dict[str, Any]] = []
+    for position, tool in enumerate(tools):
+        if not isinstance(tool, Mapping):
+            raise ValidationError(
+                f"tool #{position} must be a mapping, got {type(tool).__name__}",
+                position=position,
+            )
+        function = tool.get("function") if tool.get("type") == "function" else tool
+        if not isinstance(function, Mapping):
+            raise ValidationError(f"tool #{position} has no 'function' object", position=position)
+        name = function.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValidationError(f"tool #{position} has no name", position=position)
+        params = function.get("parameters") or {"type": "object", "properties": {}}
+        if not isinstance(params, Mapping) or params.get("type", "object") != "object":
+            raise ValidationError(
+                f"tool {name!r} (#{position}): parameters must be a JSON Schema of type 'object'",
+                item=name,
+                position=position,
+            )
+        properties = params.get("properties") or {}
+        if not isinstance(properties, Mapping):
+            raise ValidationError(
+                f"tool {name!r} (#{position}): parameters.properties must be an object",
+                item=name,
+                position=position,
+            )
+        fixed: dict[str, Any] = {}
+        for prop, schema in properties.items():
+            if not isinstance(schema, Mapping):
+                raise ValidationError(
+                    f"tool {name!r} (#{position}): property {prop!r} must be a JSON Schema",
+                    item=name,
+                    position=position,
+                )
+            entry = dict(schema)
+            if "type" not in entry and not any(k in entry for k in ("anyOf", "oneOf", "enum")):
+                raise ValidationError(
+                    f"tool {name!r} (#{position}): property {prop!r} has no type",
+                    item=name,
+                    position=position,
+                )
+            entry.setdefault("description", str(entry.get("title") or prop))
+            fixed[str(prop)] = entry
+        parameters = {**params, "type": "object", "properties": fixed}
+        spec: dict[str, Any] = {"name": name, "parameters": parameters}
+        if function.get("description"):
+            spec["description"] = str(function["description"])
+        else:
+            spec["description"] = name
+        out.append({"type": "function", "function": spec})
+    return out
+
+
+def normalize_tool_choice(choice: ToolChoice | None, tools: list[dict[str, Any]] | None) -> Any:
+    """``auto`` / ``none`` / ``required`` / a forced function, in Workers AI's form."""
+    if choice is None:
+        return None
+    if isinstance(choice, Mapping):
+        return dict(choice)
+    if choice in ("auto", "none", "required"):
+        return choice
+    if choice == "any":
+        return "required"
+    names = [t["function"]["name"] for t in tools or []]
+    if choice not in names:
+        raise ValidationError(
+            f"tool_choice {choice!r} names no offered tool (offered: {', '.join(names) or 'none'})",
+            item=str(choice),
+        )
+    return {"type": "function", "function": {"name": choice}}
+
+
+def _json_schema_of(response_format: Mapping[str, Any]) -> tuple[str | None, Any]:
+    """(type, bare schema) from either Workers AI's or OpenAI's response_format form."""
+    kind = response_format.get("type")
+    schema = response_format.get("json_schema")
+    if isinstance(schema, Mapping) and "schema" in schema and kind == "json_schema":
+        schema = schema["schema"]  # OpenAI wrapper {name, schema, strict}
+    return (str(kind) if kind else None), schema
+
+
+def clean_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Messages as Workers AI accepts them: ``content: null`` (sent back alongside tool calls)
+    is refused by its validator, so it becomes an empty string."""
+    out = []
+    for position, message in enumerate(messages):
+        if not isinstance(message, Mapping) or "role" not in message:
+            raise ValidationError(
+                f"message #{position} must be a mapping with a 'role'", position=position
+            )
+        item = dict(message)
+        if item.get("content") is None:
+            item["content"] = ""
+        out.append(item)
+    return out
+
+
+class _WorkersAIBase:
+    """Request building and response parsing shared by the sync and async clients."""
+
+    settings: ClientSettings
+
+    # --- URLs -------------------------------------------------------------------------------
+    def _gateway(self, override: GatewaySettings | str | None) -> GatewaySettings | None:
+        if override is not None:
+            return GatewaySettings.coerce(override)
+        return self.settings.gateway
+
+    def _url(self, suffix: str, gateway: GatewaySettings | None) -> tuple[str, str, dict[str, str]]:
+        """(url, label for errors, extra headers) for a Workers AI path suffix such as
+        ``run/@cf/...`` or ``v1/chat/completions``."""
+        if gateway is not None:
+            tail = suffix[len("run/") :] if suffix.startswith("run/") else suffix
+            url = f"{gateway.base_url}/{self.settings.account_id}/{gateway.id}/workers-ai/{tail}"
+            return url, f"gateway {gateway.id}: workers-ai/{tail}", gateway.headers()
+        return f"{self.settings.account_url}/ai/{suffix}", f"/ai/{suffix}", {}
+
+    def _request(
+        self,
+        method: str,
+        suffix: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Request:
+        gw = self._gateway(gateway) if method == "POST" else None
+        url, label, extra = self._url(suffix, gw)
+        return Request(
+            method, url, json=json, params=params, headers={**extra, **(headers or {})}, label=label
+        )
+
+    # --- chat -------------------------------------------------------------------------------
+    def _chat_request(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None,
+        options: ChatOptions,
+        *,
+        stream: bool,
+    ) -> Request:
+        unknown = set(options) - set(ChatOptions.__annotations__)
+        if unknown:
+            raise TypeError(f"unexpected chat options: {', '.join(sorted(unknown))}")
+        prompt = options.get("prompt")
+        api = options.get("api", "native")
+        tools, tool_choice = options.get("tools"), options.get("tool_choice")
+        response_format, stop = options.get("response_format"), options.get("stop")
+        gateway, headers = options.get("gateway"), options.get("headers")
+        extra_body = options.get("extra_body")
+        raw, lora = options.get("raw"), options.get("lora")
+        reasoning_effort = options.get("reasoning_effort")
+        params: Mapping[str, Any] = options
+        if (messages is None) == (prompt is None):
+            raise ValidationError("pass exactly one of messages=... or prompt=...")
+        if prompt is not None and not prompt:
+            raise ValidationError("prompt must not be empty", field="prompt")
+        if messages is not None and not messages:
+            raise ValidationError("messages must not be empty", field="messages")
+        body: dict[str, Any] = {}
+        if messages is not None:
+            body["messages"] = clean_messages(messages)
+        else:
+            body["prompt"] = prompt
+        for key in _SAMPLING:
+            if params.get(key) is not None:
+                body[key] = params[key]
+        norm_tools = normalize_tools(tools)
+        if norm_tools:
+            body["tools"] = norm_tools
+            choice = normalize_tool_choice(tool_choice, norm_tools)
+            if choice is not None:
+                body["tool_choice"] = choice
+        if reasoning_effort is not None:
+            body["reasoning_effort"] = reasoning_effort
+        if raw is not None:
+            body["raw"] = raw
+        if lora is not None:
+            body["lora"] = lora
+        if stream:
+            body["stream"] = True
+        if api == "openai":
+            if prompt is not None:
+                body["messages"] = [{"role": "user", "content": body.pop("prompt")}]
+            body["model"] = model
+            if stop:
+                body["stop"] = list(stop)
+            if stream:
+                body["stream_options"] = {"include_usage": True}
+            if response_format is not None:
+                kind, schema = _json_schema_of(response_format)
+                if kind == "json_schema":
+                    wrapper = response_format.get("json_schema")
+                    if isinstance(wrapper, Mapping) and "schema" in wrapper:
+                        body["response_format"] = dict(response_format)
+                    else:
+                        body["response_format"] = {
+                            "type": "json_schema",
+                            "json_schema": {"name": "response", "schema": schema},
+                        }
+                else:
+                    body["response_format"] = dict(response_format)
+            body.update(extra_body or {})
+            return self._request(
+                "POST", "v1/chat/completions", json=body, gateway=gateway, headers=headers
+            )
+        if response_format is not None:
+            kind, schema = _json_schema_of(response_format)
+            info = get_model(model)
+            uses_guided = (
+                info is not None
+                and "guided_json" in orjson.dumps(info.input_schema).decode()
+                and "response_format" not in orjson.dumps(info.input_schema).decode()
+            )
+            if kind == "json_schema" and uses_guided:
+                body["guided_json"] = schema
+            elif kind == "json_schema":
+                body["response_format"] = {"type": "json_schema", "json_schema": schema}
+            else:
+                body["response_format"] = {"type": kind or "json_object"}
+        body.update(extra_body or {})
+        return self._request("POST", f"run/{model}", json=body, gateway=gateway, headers=headers)
+
+    def _chat_response(
+        self,
+        model: str,
+        response: httpx.Response,
+        request: Request,
+        stop: Sequence[str] | None,
+        max_tokens: int | None = None,
+    ) -> ChatResponse:
+        headers = response_headers(response)
+        gateway = GatewayInfo.from_headers(headers)
+        if request.label.endswith("chat/completions"):
+            result = decode_json(response)
+            if isinstance(result, dict) and "result" in result and "choices" not in result:
+                result = envelope_result(response, request)
+        else:
+            result = envelope_result(response, request)
+        chat = parse_chat_result(
+            result,
+            model=model,
+            gateway=gateway,
+            request_id=headers.get("cf-ray"),
+            max_tokens=max_tokens,
+        )
+        if stop and not request.label.endswith("chat/completions"):
+            # /ai/run has no stop parameter: apply the sequences to the answer here.
+            cutter = StopSequences(stop)
+            text = cutter.push(chat.text)
+            text += cutter.flush()
+            if cutter.stopped:
+                chat = chat.model_copy(update={"text": text, "finish_reason": "stop"})
+        return chat
+
+    @staticmethod
+    def _wants_json_schema(response_format: Mapping[str, Any] | None) -> bool:
+        return bool(response_format) and _json_schema_of(response_format or {})[0] == "json_schema"
+
+    # --- embeddings ---------------------------------------------------------------------------
+    @staticmethod
+    def _check_texts(texts: Sequence[str] | str) -> list[str]:
+        items = [texts] if isinstance(texts, str) else list(texts)
+        for position, text in enumerate(items):
+            if not isinstance(text, str):
+                raise ValidationError(
+                    f"text #{position} must be a string, got {type(text).__name__}",
+                    position=position,
+                )
+            if not text.strip():
+                raise ValidationError(
+                    f"text #{position} is empty; Workers AI embeds only non-empty text",
+                    position=position,
+                )
+        return items
+
+    @staticmethod
+    def _batch_size(model: str, batch_size: int | None) -> int:
+        info = get_model(model)
+        limit = (info.max_batch if info else None) or DEFAULT_EMBEDDING_BATCH
+        if batch_size is not None:
+            if batch_size < 1:
+                raise ValidationError(f"batch_size must be at least 1, got {batch_size}")
+            if batch_size > limit:
+                raise ValidationError(
+                    f"batch_size {batch_size} exceeds {model}'s limit of {limit} texts per request"
+                )
+            return batch_size
+        return limit
+
+    def _embed_request(
+        self,
+        model: str,
+        batch: list[str],
+        *,
+        api: Api,
+        pooling: str | None,
+        gateway: GatewaySettings | str | None,
+    ) -> Request:
+        if api == "openai":
+            return self._request(
+                "POST", "v1/embeddings", json={"model": model, "input": batch}, gateway=gateway
+            )
+        body: dict[str, Any] = {"text": batch}
+        if pooling is not None:
+            body["pooling"] = pooling
+        return self._request("POST", f"run/{model}", json=body, gateway=gateway)
+
+    @staticmethod
+    def _embed_parse(
+        response: httpx.Response, request: Request, expected: int, model: str
+    ) -> tuple[list[list[float]], Usage | None]:
+        if request.label.endswith("v1/embeddings"):
+            data = decode_json(response)
+            if isinstance(data, dict) and "result" in data and "data" not in data:
+                data = envelope_result(response, request)
+            items = sorted(data.get("data", []), key=lambda d: d.get("index", 0))
+            vectors: Any = [item["embedding"] for item in items]
+            usage = parse_usage(data.get("usage"), model)
+        else:
+            result = envelope_result(response, request)
+            vectors = result.get("data") if isinstance(result, dict) else None
+            usage = parse_usage(result.get("usage"), model) if isinstance(result, dict) else None
+        if not isinstance(vectors, list) or len(vectors) != expected:
+            got = len(vectors) if isinstance(vectors, list) else "no"
+            raise APIError(
+                f"expected {expected} embeddings from {model}, got {got}", path=request.label
+            )
+        return vectors, usage
+
+    @staticmethod
+    def _embedding_response(
+        model: str, vectors: list[list[float]], usages: list[Usage | None], requests: int
+    ) -> EmbeddingResponse:
+        dims = {len(v) for v in vectors}
+        if len(dims) > 1:
+            raise APIError(f"{model} returned vectors of differing lengths: {sorted(dims)}")
+        known = [u for u in usages if u is not None]
+        usage = None
+        if known:
+            prompt = sum(u.prompt_tokens for u in known)
+            info = get_model(model)
+            usage = Usage(
+                prompt_tokens=prompt,
+                total_tokens=sum(u.total_tokens for u in known),
+                cost_usd=info.cost(prompt) if info else None,
+            )
+        return EmbeddingResponse(
+            model=model,
+            vectors=vectors,
+            dimensions=dims.pop() if dims else 0,
+            usage=usage,
+            requests=requests,
+        )
+
+    def _models_request(self, task: str | None, search: str | None, per_page: int) -> Request:
+        params: dict[str, Any] = {"per_page": per_page}
+        if task:
+            params["task"] = task
+        if search:
+            params["search"] = search
+        return self._request("GET", "models/search", params=params)
+
+
+def _batches(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class _StreamState:
+    """What sync and async streams share: decoding, bookkeeping and the final answer."""
+
+    def __init__(
+        self, model: str, request: Request, stop: Sequence[str] | None, *, single: bool
+    ) -> None:
+        self.model = model
+        self._request = request
+        self._single = single
+        openai = request.label.endswith("chat/completions")
+        self._decoder = StreamDecoder(model, stop=None if openai else stop)
+        self._stop = stop
+        self._chunks: list[ChatChunk] = []
+        self.gateway: GatewayInfo | None = None
+        self.request_id: str | None = None
+        self.response: ChatResponse | None = None
+
+    def _opened(self, response: httpx.Response) -> None:
+        headers = response_headers(response)
+        self.gateway = GatewayInfo.from_headers(headers)
+        self.request_id = headers.get("cf-ray")
+        self._decoder.id_seed = self.request_id
+
+    def _feed(self, data: str) -> ChatChunk | None:
+        chunk = self._decoder.feed(data)
+        if chunk is not None:
+            self._chunks.append(chunk)
+        return chunk
+
+    @property
+    def _ended(self) -> bool:
+        return self._decoder.stopped or self._decoder.done
+
+    def _cut(self, exc: Exception) -> StreamError:
+        error = StreamError(
+            f"the stream was cut after {len(self._chunks)} chunks ({type(exc).__name__}); "
+            "the answer is incomplete",
+            path=self._request.label,
+            method=self._request.method,
+        )
+        error.partial_text = "".join(c.text for c in self._chunks)
+        return error
+
+    def _final(self) -> ChatChunk:
+        try:
+            final = self._decoder.finish()
+        except StreamError as exc:
+            exc.partial_text = "".join(c.text for c in self._chunks)
+            exc.path, exc.method = self._request.label, self._request.method
+            raise
+        self._chunks.append(final)
+        self.response = aggregate(self.model, self._chunks).model_copy(
+            update={"gateway": self.gateway, "request_id": self.request_id}
+        )
+        return final
+
+    def _whole(self, chat: ChatResponse) -> list[ChatChunk]:
+        """A whole answer presented as a stream (for JSON-schema output)."""
+        self.response, self.gateway, self.request_id = chat, chat.gateway, chat.request_id
+        first = ChatChunk(
+            text=chat.text,
+            reasoning=chat.reasoning or "",
+            tool_calls=[
+                ToolCallDelta(index=c.index, id=c.id, name=c.name, arguments=c.raw_arguments)
+                for c in chat.tool_calls
+            ],
+        )
+        return [first, ChatChunk(finish_reason=chat.finish_reason, usage=chat.usage)]
+
+
+class ChatStream(_StreamState):
+    """A streamed answer: iterate for :class:`ChatChunk` s; the last one carries usage and the
+    finish reason. ``response``, ``gateway`` and ``request_id`` are set as it is consumed.
+
+    A stream that ends without Cloudflare's end marker raises :class:`StreamError` rather than
+    passing a truncated answer off as complete."""
+
+    def __init__(
+        self,
+        client: WorkersAIClient,
+        model: str,
+        request: Request,
+        stop: Sequence[str] | None,
+        *,
+        single: bool = False,
+    ) -> None:
+        super().__init__(model, request, stop, single=single)
+        self._client = client
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        transport = self._client._transport
+        if self._single:
+            response = transport.send(self._request)
+            chat = self._client._chat_response(self.model, response, self._request, self._stop)
+            yield from self._whole(chat)
+            return
+        with transport.stream(self._request) as response:
+            self._opened(response)
+            try:
+                for data in iter_sse(response.iter_lines()):
+                    chunk = self._feed(data)
+                    if chunk is not None:
+                        yield chunk
+                    if self._ended:
+                        break
+            except httpx.TransportError as exc:
+                raise self._cut(exc) from exc
+        yield self._final()
+
+    def text(self) -> str:
+        """Consume the stream and return the whole text."""
+        return "".join(chunk.text for chunk in self)
+
+
+class AsyncChatStream(_StreamState):
+    """The asyncio twin of :class:`ChatStream`."""
+
+    def __init__(
+        self,
+        client: AsyncWorkersAIClient,
+        model: str,
+        request: Request,
+        stop: Sequence[str] | None,
+        *,
+        single: bool = False,
+    ) -> None:
+        super().__init__(model, request, stop, single=single)
+        self._client = client
+
+    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        transport = self._client._transport
+        if self._single:
+            response = await transport.send(self._request)
+            chat = self._client._chat_response(self.model, response, self._request, self._stop)
+            for whole in self._whole(chat):
+                yield whole
+            return
+        async with transport.stream(self._request) as response:
+            self._opened(response)
+            try:
+                async for data in aiter_sse(response.aiter_lines()):
+                    chunk = self._feed(data)
+                    if chunk is not None:
+                        yield chunk
+                    if self._ended:
+                        break
+            except httpx.TransportError as exc:
+                raise self._cut(exc) from exc
+        yield self._final()
+
+    async def text(self) -> str:
+        return "".join([chunk.text async for chunk in self])
+
+
+class WorkersAIClient(_WorkersAIBase):
+    """Synchronous Workers AI client over one pooled HTTP connection pool.
+
+    Credentials come from the arguments or ``CLOUDFLARE_ACCOUNT_ID`` /
+    ``CLOUDFLARE_API_TOKEN``; ``gateway`` routes calls through an AI Gateway.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: str | None = None,
+        api_token: str | None = None,
+        base_url: str | None = None,
+        gateway: GatewaySettings | str | Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        max_concurrency: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        retry: RetryPolicy | None = None,
+        settings: ClientSettings | None = None,
+    ) -> None:
+        self.settings = settings or ClientSettings.resolve(
+            account_id=account_id,
+            api_token=api_token,
+            base_url=base_url,
+            gateway=gateway,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_concurrency=max_concurrency,
+            default_headers=default_headers,
+        )
+        self._transport = SyncTransport(self.settings, retry=retry, http_client=http_client)
+
+    def __repr__(self) -> str:
+        return f"WorkersAIClient({self.settings!r})"
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def run(
+        self,
+        model: str,
+        inputs: Mapping[str, Any],
+        *,
+        gateway: GatewaySettings | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> RunResult:
+        """Run any model with its raw input object; returns its raw ``result``."""
+        request = self._request(
+            "POST", f"run/{model}", json=dict(inputs), gateway=gateway, headers=headers
+        )
+        response = self._transport.send(request)
+        headers_ = response_headers(response)
+        return RunResult(
+            model=model,
+            result=envelope_result(response, request),
+            gateway=GatewayInfo.from_headers(headers_),
+            request_id=headers_.get("cf-ray"),
+            headers=headers_,
+        )
+
+    def chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        **options: Unpack[ChatOptions],
+    ) -> ChatResponse:
+        """Generate a whole answer from ``messages`` or ``prompt=...``.
+
+        Options: ``api`` ("native" for ``/ai/run``, "openai" for ``/ai/v1``), ``tools``,
+        ``tool_choice``, ``response_format``, ``stop``, every sampling parameter
+        (``max_tokens``, ``temperature``, ``top_p``, ``top_k``, ``seed``,
+        ``repetition_penalty``, ``frequency_penalty``, ``presence_penalty``), ``raw``,
+        ``lora``, ``reasoning_effort``, a per-call ``gateway``, ``extra_body``, ``headers``.
+        """
+        request = self._chat_request(model, messages, options, stream=False)
+        response = self._transport.send(request)
+        return self._chat_response(
+            model, response, request, options.get("stop"), options.get("max_tokens")
+        )
+
+    def stream_chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        **options: Unpack[ChatOptions],
+    ) -> ChatStream:
+        """Stream an answer; iterate the returned :class:`ChatStream` for chunks.
+
+        JSON-schema output, which Cloudflare refuses to stream, is fetched whole and delivered
+        as one chunk instead of failing.
+        """
+        single = self._wants_json_schema(options.get("response_format"))
+        request = self._chat_request(model, messages, options, stream=not single)
+        return ChatStream(self, model, request, options.get("stop"), single=single)
+
+    def embed(
+        self,
+        texts: Sequence[str] | str,
+        *,
+        model: str = DEFAULT_EMBEDDING_MODEL,
+        pooling: Literal["mean", "cls"] | None = None,
+        batch_size: int | None = None,
+        api: Api = "native",
+        gateway: GatewaySettings | str | None = None,
+    ) -> EmbeddingResponse:
+        """Embed texts in batches at the model's limit, sent concurrently within
+        ``max_concurrency``; vectors come back in input order."""
+        items = self._check_texts(texts)
+        batches = _batches(items, self._batch_size(model, batch_size))
+        requests = [
+            self._embed_request(model, b, api=api, pooling=pooling, gateway=gateway)
+            for b in batches
+        ]
+
+        def one(i: int) -> tuple[list[list[float]], Usage | None]:
+            response = self._transport.send(requests[i])
+            return self._embed_parse(response, requests[i], len(batches[i]), model)
+
+        if len(batches) <= 1:
+            results = [one(i) for i in range(len(batches))]
+        else:
+            workers = min(self.settings.max_concurrency, len(batches))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cf-embed") as pool:
+                results = list(pool.map(one, range(len(batches))))
+        vectors = [v for chunk, _ in results for v in chunk]
+        return self._embedding_response(model, vectors, [u for _, u in results], len(batches))
+
+    def list_models(
+        self, *, task: str | None = None, search: str | None = None, per_page: int = 100
+    ) -> list[dict[str, Any]]:
+        """Models from Cloudflare's catalog (``/ai/models/search``)."""
+        request = self._models_request(task, search, per_page)
+        result = envelope_result(self._transport.send(request), request)
+        return list(result or [])
+
+
+class AsyncWorkersAIClient(_WorkersAIBase):
+    """Asynchronous Workers AI client over one pooled :class:`httpx.AsyncClient`."""
+
+    def __init__(
+        self,
+        *,
+        account_id: str | None = None,
+        api_token: str | None = None,
+        base_url: str | None = None,
+        gateway: GatewaySettings | str | Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        max_concurrency: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        settings: ClientSettings | None = None,
+    ) -> None:
+        self.settings = settings or ClientSettings.resolve(
+            account_id=account_id,
+            api_token=api_token,
+            base_url=base_url,
+            gateway=gateway,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_concurrency=max_concurrency,
+            default_headers=default_headers,
+        )
+        self._transport = AsyncTransport(self.settings, retry=retry, http_client=http_client)
+
+    def __repr__(self) -> str:
+        return f"AsyncWorkersAIClient({self.settings!r})"
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def run(
+        self,
+        model: str,
+        inputs: Mapping[str, Any],
+        *,
+        gateway: GatewaySettings | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> RunResult:
+        request = self._request(
+            "POST", f"run/{model}", json=dict(inputs), gateway=gateway, headers=headers
+        )
+        response = await self._transport.send(request)
+        headers_ = response_headers(response)
+        return RunResult(
+            model=model,
+            result=envelope_result(response, request),
+            gateway=GatewayInfo.from_headers(headers_),
+            request_id=headers_.get("cf-ray"),
+            headers=headers_,
+        )
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        **options: Unpack[ChatOptions],
+    ) -> ChatResponse:
+        """Generate a whole answer; see :meth:`WorkersAIClient.chat` for the options."""
+        request = self._chat_request(model, messages, options, stream=False)
+        response = await self._transport.send(request)
+        return self._chat_response(
+            model, response, request, options.get("stop"), options.get("max_tokens")
+        )
+
+    def stream_chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        **options: Unpack[ChatOptions],
+    ) -> AsyncChatStream:
+        """Stream an answer; ``async for`` over the returned :class:`AsyncChatStream`."""
+        single = self._wants_json_schema(options.get("response_format"))
+        request = self._chat_request(model, messages, options, stream=not single)
+        return AsyncChatStream(self, model, request, options.get("stop"), single=single)
+
+    async def embed(
+        self,
+        texts: Sequence[str] | str,
+        *,
+        model: str = DEFAULT_EMBEDDING_MODEL,
+        pooling: Literal["mean", "cls"] | None = None,
+        batch_size: int | None = None,
+        api: Api = "native",
+        gateway: GatewaySettings | str | None = None,
+    ) -> EmbeddingResponse:
+        items = self._check_texts(texts)
+        batches = _batches(items, self._batch_size(model, batch_size))
+        limit = asyncio.Semaphore(self.settings.max_concurrency)
+
+        async def one(batch: list[str]) -> tuple[list[list[float]], Usage | None]:
+            request = self._embed_request(model, batch, api=api, pooling=pooling, gateway=gateway)
+            async with limit:
+                response = await self._transport.send(request)
+            return self._embed_parse(response, request, len(batch), model)
+
+        results = await asyncio.gather(*(one(b) for b in batches))
+        vectors = [v for chunk, _ in results for v in chunk]
+        return self._embedding_response(model, vectors, [u for _, u in results], len(batches))
+
+    async def list_models(
+        self, *, task: str | None = None, search: str | None = None, per_page: int = 100
+    ) -> list[dict[str, Any]]:
+        request = self._models_request(task, search, per_page)
+        result = envelope_result(await self._transport.send(request), request)
+        return list(result or [])
