@@ -1,0 +1,50 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both create .venv when it is
+# missing and install what they need (pinned by constraints.txt).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_REPLAY := --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost
+
+.PHONY: demo test lint typecheck unit record record-live install clean constraints
+
+$(PY):
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -c constraints.txt -e ".[dev,all]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/cloudflare-ai demo
+
+test: $(STAMP) lint typecheck
+	$(VENV)/bin/pytest $(PYTEST_REPLAY)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+# Re-record the cassettes from the local emulator (no account needed).
+record: $(STAMP)
+	$(VENV)/bin/pytest tests/client --record-mode=rewrite -p no:randomly
+
+# Record against real Cloudflare into cassettes/live/ (needs credentials).
+record-live: $(STAMP)
+	CLOUDFLARE_AI_LIVE=1 $(VENV)/bin/pytest tests/client --record-mode=rewrite
+
+# Refresh the pinned versions after changing dependencies in pyproject.toml.
+constraints: | $(PY)
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile --quiet --python $(PY) --extra dev --extra all pyproject.toml \
+		-o constraints.txt --no-header --no-annotate
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

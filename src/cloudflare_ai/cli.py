@@ -1,0 +1,131 @@
+"""The ``cloudflare-ai`` command line: run the local emulator, the demo, and look things up.
+
+Errors are printed as one readable line with what to do next; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+try:
+    import typer
+except ImportError:  # pragma: no cover - exercised only without the cli extra
+    typer = None  # type: ignore[assignment]
+
+from .errors import CloudflareError
+
+if typer is not None:
+    app = typer.Typer(
+        name="cloudflare-ai",
+        help="Workers AI and Vectorize for LangChain and LlamaIndex, with a local emulator.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    _state = {"debug": False}
+
+    @app.callback()
+    def _options(
+        debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")] = False,
+    ) -> None:
+        _state["debug"] = debug
+
+    @app.command()
+    def serve(
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+        data_dir: Annotated[
+            Path | None, typer.Option(help="Keep data in this folder (default: in memory).")
+        ] = None,
+        latency_ms: Annotated[float, typer.Option(help="Delay added to every response.")] = 0.0,
+        fault_rate: Annotated[
+            float, typer.Option(help="Share of requests that fail (0..1).")
+        ] = 0.0,
+        fault_kinds: Annotated[
+            str, typer.Option(help="Comma-separated: 429,3040,500,502,503,drop,timeout.")
+        ] = "429,3040,503",
+        write_delay: Annotated[
+            float, typer.Option(help="Seconds before Vectorize writes become visible.")
+        ] = 0.0,
+    ) -> None:
+        """Run the local Cloudflare emulator (Workers AI, Vectorize, AI Gateway)."""
+        from .local import FaultConfig
+        from .local import serve as run_server
+
+        faults = FaultConfig(
+            latency_ms=latency_ms,
+            rate=fault_rate,
+            kinds=tuple(k.strip() for k in fault_kinds.split(",") if k.strip()),  # type: ignore[arg-type]
+        )
+        typer.echo(
+            f"Local Cloudflare on http://{host}:{port}/client/v4 — point clients at it with:\n"
+            f"  export CLOUDFLARE_BASE_URL=http://{host}:{port}/client/v4\n"
+            "  export CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef\n"
+            "  export CLOUDFLARE_API_TOKEN=local-emulator-token"
+        )
+        run_server(host, port, data_dir, faults=faults, write_delay=write_delay)
+
+    @app.command()
+    def demo(
+        question: Annotated[
+            str | None, typer.Argument(help="What to ask the bundled documents.")
+        ] = None,
+    ) -> None:
+        """Index the bundled documents and answer a question from them, streaming."""
+        from . import demo as demo_module
+
+        demo_module.run(question or demo_module.DEFAULT_QUESTION)
+
+    @app.command()
+    def models() -> None:
+        """The model table: task, dimensions, context window, batch limit, price."""
+        from .models import iter_models
+
+        header = f"{'model':46} {'task':16} {'dims':>5} {'context':>8} {'batch':>5}  price $/M"
+        typer.echo(header)
+        for info in iter_models():
+            price = (
+                f"{info.price_input_per_m:g} in"
+                + (f" / {info.price_output_per_m:g} out" if info.price_output_per_m else "")
+                if info.price_input_per_m is not None
+                else "-"
+            )
+            typer.echo(
+                f"{info.name:46} {info.task:16} {info.dimensions or '-':>5} "
+                f"{info.context_window or '-':>8} {info.max_batch or '-':>5}  {price}"
+            )
+
+
+def main() -> None:
+    """Entry point of the ``cloudflare-ai`` script."""
+    if typer is None:  # pragma: no cover
+        print("cloudflare-ai: the command line needs the 'cli' extra: pip install 'cloudflare-ai[cli]'")
+        sys.exit(2)
+    try:
+        app(standalone_mode=False)
+    except CloudflareError as exc:
+        if _state["debug"]:
+            raise
+        print(f"cloudflare-ai: {exc}", file=sys.stderr)
+        print("  (run with --debug for the full traceback)", file=sys.stderr)
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _state["debug"]:
+            raise
+        print(f"cloudflare-ai: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,75 @@
+"""Real Cloudflare when credentials are set, the local emulator otherwise.
+
+The demo, the command line and the notebooks all start here, so switching a workflow to a
+real account is a matter of setting ``CLOUDFLARE_ACCOUNT_ID`` and ``CLOUDFLARE_API_TOKEN``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from .config import ACCOUNT_ID_ENV, API_TOKEN_ENV, env_first
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where clients should point, and a one-line description of it for people."""
+
+    account_id: str
+    api_token: str
+    base_url: str | None
+    gateway_url: str | None
+    local: bool
+
+    def client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"account_id": self.account_id, "api_token": self.api_token}
+        if self.base_url:
+            kwargs["base_url"] = self.base_url
+        return kwargs
+
+    def __repr__(self) -> str:
+        where = "local emulator" if self.local else "Cloudflare"
+        return f"Connection({where}, base_url={self.base_url!r})"
+
+    @property
+    def description(self) -> str:
+        if self.local:
+            return (
+                f"Using the local emulator at {self.base_url} (set CLOUDFLARE_ACCOUNT_ID and "
+                "CLOUDFLARE_API_TOKEN to use your Cloudflare account)."
+            )
+        return f"Using Cloudflare account {self.account_id[:6]}… at {self.base_url or 'the API'}."
+
+
+def has_credentials() -> bool:
+    return bool(env_first(ACCOUNT_ID_ENV) and env_first(API_TOKEN_ENV))
+
+
+@contextmanager
+def cloudflare_or_local(**emulator_options: Any) -> Iterator[Connection]:
+    """Yield a :class:`Connection` to Cloudflare, or to a local emulator started for the
+    duration of the block when no credentials are configured."""
+    if has_credentials():
+        from .config import BASE_URL_ENV, DEFAULT_BASE_URL, GATEWAY_URL_ENV
+
+        yield Connection(
+            account_id=env_first(ACCOUNT_ID_ENV) or "",
+            api_token=env_first(API_TOKEN_ENV) or "",
+            base_url=env_first(BASE_URL_ENV) or DEFAULT_BASE_URL,
+            gateway_url=env_first(GATEWAY_URL_ENV),
+            local=False,
+        )
+        return
+    from .local import LocalCloudflare
+
+    with LocalCloudflare(**emulator_options) as cf:
+        yield Connection(
+            account_id=cf.account_id,
+            api_token=cf.api_token,
+            base_url=cf.base_url,
+            gateway_url=cf.gateway_url,
+            local=True,
+        )
