@@ -1,0 +1,51 @@
+"""The demo and the command line, run end to end on the local emulator."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from typer.testing import CliRunner
+
+from cloudflare_ai import demo
+from cloudflare_ai.cli import app
+
+
+@pytest.fixture(autouse=True)
+def _no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CLOUDFLARE_ACCOUNT_ID", "CF_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CF_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_corpus_passages_have_stable_ids_and_topics() -> None:
+    first, second = demo.load_corpus(), demo.load_corpus()
+    assert [p.id for p in first] == [p.id for p in second]
+    assert len({p.id for p in first}) == len(first) > 10
+    assert {p.metadata["topic"] for p in first} >= {"vectorize", "workers-ai", "ai-gateway"}
+
+
+def test_demo_streams_a_grounded_answer_with_sources() -> None:
+    out = io.StringIO()
+    answer = demo.run(out=out)
+    text = out.getvalue()
+    assert "local emulator" in text
+    assert "before you write the vectors" in answer  # the corpus sentence that answers it
+    assert "Sources:" in text
+    assert "vectorize-metadata-filters.md" in text.split("Sources:")[1]
+    filtered = text.split("Filtered retrieval")[1]
+    assert "ai-gateway.md" in filtered
+    assert "vectorize" not in filtered.split(":", 1)[1].split("\n")[0].replace("ai-gateway", "")
+
+
+def test_cli_models_lists_the_table() -> None:
+    result = CliRunner().invoke(app, ["models"])
+    assert result.exit_code == 0
+    assert "@cf/baai/bge-base-en-v1.5" in result.output
+    assert "768" in result.output
+
+
+def test_cli_every_command_has_help() -> None:
+    for command in (["--help"], ["serve", "--help"], ["demo", "--help"], ["models", "--help"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 0, command
+        assert "Usage" in result.output
