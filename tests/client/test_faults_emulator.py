@@ -64,11 +64,15 @@ def test_read_timeout_is_a_typed_timeout(emulator: LocalCloudflare) -> None:
 
 def test_cut_stream_raises_and_keeps_partial_text(emulator: LocalCloudflare) -> None:
     emulator.set_faults(FaultConfig(rate=1.0, kinds=("stream_cut",), stream_cut_after=3))
-    with _ai(emulator, NO_RETRY) as ai:
-        received = []
-        with pytest.raises(StreamError) as info:
+    received: list[str] = []
+
+    def consume() -> None:
+        with _ai(emulator, NO_RETRY) as ai:
             for chunk in ai.stream_chat(LLAMA, MESSAGES):
                 received.append(chunk.text)
+
+    with pytest.raises(StreamError) as info:
+        consume()
     assert received, "some chunks arrived before the cut"
     assert info.value.partial_text == "".join(received)
     assert "incomplete" in str(info.value)
