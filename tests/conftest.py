@@ -180,7 +180,10 @@ def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def _known_secrets() -> None:
     """Secrets that must never reach a cassette (checked by the contract tests)."""
-    os.environ.setdefault("CF_TEST_SECRETS", f"{GATEWAY_TOKEN}")
+    from cloudflare_ai.local.config import DEFAULT_API_TOKEN
+
+    secrets = [GATEWAY_TOKEN, DEFAULT_API_TOKEN, REPLAY_TOKEN, "wrong-token-value-123"]
+    os.environ.setdefault("CF_TEST_SECRETS", ",".join(secrets))
 
 
 # --- clients ---------------------------------------------------------------------------------

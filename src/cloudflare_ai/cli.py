@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 try:
     import typer
@@ -54,11 +54,11 @@ if typer is not None:
         from .local import FaultConfig
         from .local import serve as run_server
 
-        faults = FaultConfig(
-            latency_ms=latency_ms,
-            rate=fault_rate,
-            kinds=tuple(k.strip() for k in fault_kinds.split(",") if k.strip()),  # type: ignore[arg-type]
-        )
+        kinds: Any = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
+        try:
+            faults = FaultConfig(latency_ms=latency_ms, rate=fault_rate, kinds=kinds)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
         typer.echo(
             f"Local Cloudflare on http://{host}:{port}/client/v4 — point clients at it with:\n"
             f"  export CLOUDFLARE_BASE_URL=http://{host}:{port}/client/v4\n"
@@ -101,7 +101,7 @@ if typer is not None:
 def main() -> None:
     """Entry point of the ``cloudflare-ai`` script."""
     if typer is None:  # pragma: no cover
-        print("cloudflare-ai: the command line needs the 'cli' extra: pip install 'cloudflare-ai[cli]'")
+        print("cloudflare-ai: the command line needs: pip install 'cloudflare-ai[cli]'")
         sys.exit(2)
     try:
         app(standalone_mode=False)

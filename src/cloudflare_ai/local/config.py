@@ -1,0 +1,70 @@
+"""Settings of the local emulator: what it serves, as whom, and which faults it injects.
+
+Kept apart from the app so the server wrapper, the CLI and tests can build a configuration
+without importing Starlette.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DEFAULT_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
+DEFAULT_API_TOKEN = "local-emulator-token"  # noqa: S105 - a fixed, public test token
+
+FaultKind = Literal["429", "3040", "500", "502", "503", "drop", "timeout", "stream_cut"]
+FAULT_KINDS: tuple[str, ...] = ("429", "3040", "500", "502", "503", "drop", "timeout", "stream_cut")
+
+
+@dataclass(frozen=True, slots=True)
+class FaultConfig:
+    """Latency and failures to inject into responses.
+
+    ``rate`` is the probability that a request (whose path contains one of ``paths``, when
+    given) fails with one of ``kinds``, drawn from a generator seeded with ``seed`` so a run
+    is reproducible. ``latency_ms`` (plus up to ``jitter_ms`` more, also seeded) delays every
+    response. A ``"timeout"`` fault stalls the answer for ``timeout_seconds``; set it above the
+    client's timeout. ``"stream_cut"`` ends an SSE body after ``stream_cut_after`` events.
+    """
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    rate: float = 0.0
+    kinds: Sequence[FaultKind] = ("500",)
+    seed: int = 0
+    retry_after: int = 0
+    timeout_seconds: float = 5.0
+    stream_cut_after: int = 2
+    paths: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError("FaultConfig.rate must be within [0, 1]")
+        unknown = [k for k in self.kinds if k not in FAULT_KINDS]
+        if unknown:
+            raise ValueError(f"unknown fault kinds {unknown}; choose from {FAULT_KINDS}")
+        if self.latency_ms < 0 or self.jitter_ms < 0:
+            raise ValueError("latency must not be negative")
+
+
+@dataclass(slots=True)
+class EmulatorConfig:
+    """Everything ``create_app`` needs. Mutable on purpose: faults and delays change at runtime."""
+
+    account_id: str = DEFAULT_ACCOUNT_ID
+    api_token: str = DEFAULT_API_TOKEN
+    data_dir: Path | str | None = None
+    write_delay: float = 0.0
+    gateway_token: str | None = None
+    #: Cache TTL (seconds) of the gateway when requests send no ``cf-aig-cache-ttl``;
+    #: None means caching is off unless a request asks for it.
+    gateway_cache_ttl: int | None = None
+    faults: FaultConfig = field(default_factory=FaultConfig)
+
+    def __repr__(self) -> str:  # never show the token
+        return (
+            f"EmulatorConfig(account_id={self.account_id!r}, data_dir={self.data_dir!r}, "
+            f"write_delay={self.write_delay!r}, faults={self.faults!r})"
+        )

@@ -1,0 +1,326 @@
+"""Local stand-in for Workers AI text generation: an extractive answerer, not a language model.
+
+The last user message is the question; the other messages (system, user, tool results) are
+the context. Context sentences are scored by how many of the question's content words they
+share, and the best one to three are returned in context order. Everything is deterministic,
+so tests can assert on answers. Token counting is word-based and only approximates the real
+tokenizers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+ENGINE_NAME = "extractive-answerer/1.0"
+NOT_FOUND = "I could not find that in the provided context."
+
+_WORD_LIKE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+_PIECE = re.compile(r"\s*\S+", re.UNICODE)
+_WORDS = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
+_ARITH = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/x\u00d7])\s*(-?\d+(?:\.\d+)?)")
+
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "else",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "doing",
+        "have",
+        "has",
+        "had",
+        "having",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "when",
+        "where",
+        "why",
+        "how",
+        "all",
+        "any",
+        "both",
+        "each",
+        "few",
+        "more",
+        "most",
+        "other",
+        "some",
+        "such",
+        "no",
+        "nor",
+        "not",
+        "only",
+        "own",
+        "same",
+        "so",
+        "than",
+        "too",
+        "very",
+        "can",
+        "will",
+        "just",
+        "should",
+        "would",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "about",
+        "into",
+        "over",
+        "under",
+        "again",
+        "further",
+        "once",
+        "up",
+        "down",
+        "out",
+        "off",
+        "tell",
+        "please",
+        "give",
+        "me",
+        "know",
+        "also",
+        "get",
+        "set",
+    ]
+)
+
+
+def count_tokens(text: str) -> int:
+    """Word-like tokens in ``text``: runs of word characters and single punctuation marks."""
+    return len(_WORD_LIKE.findall(text))
+
+
+def pieces(text: str) -> list[str]:
+    """Whitespace-preserving word pieces whose concatenation is ``text`` (minus trailing space)."""
+    return _PIECE.findall(text)
+
+
+def content_words(text: str) -> set[str]:
+    out = set()
+    for word in _WORDS.findall(text.lower()):
+        if word in STOP_WORDS:
+            continue
+        out.add(word[:-1] if len(word) > 3 and word.endswith("s") else word)
+    return out
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+
+
+def message_text(content: Any) -> str:
+    """Text of a message ``content``: a string, or the text parts of a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            str(p.get("text", ""))
+            for p in content
+            if isinstance(p, Mapping) and p.get("type") in ("text", "input_text", None)
+        ]
+        return "\n".join(parts)
+    if content is None:
+        return ""
+    return str(content)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """The question, its context and every input text of a request."""
+
+    question: str
+    context: str
+    all_text: str
+    last_role: str
+
+    @property
+    def prompt_tokens(self) -> int:
+        return count_tokens(self.all_text)
+
+
+def conversation_from(body: Mapping[str, Any]) -> Conversation:
+    """Split a prompt-style or messages-style body into question and context."""
+    if isinstance(body.get("prompt"), str):
+        prompt = str(body["prompt"])
+        return Conversation(prompt, "", prompt, "user")
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raw = body.get("input")
+        text = raw if isinstance(raw, str) else ""
+        return Conversation(text, "", text, "user")
+    texts = [
+        (str(m.get("role", "")), message_text(m.get("content")))
+        for m in messages
+        if isinstance(m, Mapping)
+    ]
+    last_user = max((i for i, (role, _) in enumerate(texts) if role == "user"), default=-1)
+    question = texts[last_user][1] if last_user >= 0 else ""
+    context = "\n".join(
+        text
+        for i, (role, text) in enumerate(texts)
+        if i != last_user and role in ("system", "user", "tool", "developer")
+    )
+    all_text = "\n".join(text for _, text in texts)
+    last_role = texts[-1][0] if texts else "user"
+    return Conversation(question, context, all_text, last_role)
+
+
+def _arithmetic(question: str) -> str | None:
+    match = _ARITH.search(question)
+    if not match:
+        return None
+    a, op, b = float(match.group(1)), match.group(2), float(match.group(3))
+    if op == "+":
+        value = a + b
+    elif op == "-":
+        value = a - b
+    elif op in ("*", "x", "\u00d7"):
+        value = a * b
+    elif b != 0:
+        value = a / b
+    else:
+        return None
+    shown = int(value) if value == int(value) else round(value, 6)
+    return f"{match.group(0)} = {shown}."
+
+
+def best_sentences(question: str, context: str, limit: int = 3) -> list[str]:
+    """Up to ``limit`` context sentences sharing the most content words with the question."""
+    wanted = content_words(question)
+    candidates = sentences(context)
+    if not wanted or not candidates:
+        return []
+    scored = [(len(wanted & content_words(s)), i) for i, s in enumerate(candidates)]
+    top = max(score for score, _ in scored)
+    if top == 0:
+        return []
+    best = sorted(scored, key=lambda si: (-si[0], si[1]))[:limit]
+    keep = sorted(i for score, i in best if score * 2 >= top)
+    return [candidates[i] for i in keep]
+
+
+def answer(conv: Conversation) -> str:
+    """The deterministic reply to ``conv``."""
+    if conv.context.strip():
+        found = best_sentences(conv.question, conv.context)
+        return " ".join(found) if found else NOT_FOUND
+    arith = _arithmetic(conv.question)
+    if arith:
+        return arith
+    first = sentences(conv.question)
+    gist = first[0] if first else conv.question.strip()
+    words = gist.split()
+    if len(words) > 40:
+        gist = " ".join(words[:40]) + " ..."
+    return f"You said: {gist}" if gist else "Hello from the local Workers AI emulator."
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """Generated text as streamable pieces, with its finish reason and token usage."""
+
+    pieces: list[str]
+    finish_reason: str
+    prompt_tokens: int
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.pieces)
+
+    def usage(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+
+def complete(
+    text: str, prompt_tokens: int, max_tokens: int | None, stop: Iterable[str] = ()
+) -> Completion:
+    """Cut ``text`` at the first stop sequence and at ``max_tokens`` pieces."""
+    finish = "stop"
+    cut = len(text)
+    for seq in stop:
+        if seq:
+            pos = text.find(seq)
+            if 0 <= pos < cut:
+                cut = pos
+    text = text[:cut]
+    parts = pieces(text)
+    if max_tokens is not None and len(parts) > max_tokens:
+        parts = parts[: max(max_tokens, 0)]
+        finish = "length"
+    return Completion(parts, finish, prompt_tokens)
+
+
+def stop_sequences(value: Any) -> Sequence[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value if isinstance(v, str)]
+    return []

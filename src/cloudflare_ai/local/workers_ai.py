@@ -1,0 +1,544 @@
+"""Workers AI endpoints: ``/ai/run/{model}``, the OpenAI-compatible ``/ai/v1/*`` routes and
+model discovery, answering with the local engines in Cloudflare's response shapes."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import jsonschema
+import numpy as np
+import orjson
+from jsonschema.exceptions import best_match
+from starlette.responses import Response, StreamingResponse
+
+from cloudflare_ai.models import ModelInfo, get_model, iter_models
+
+from . import embeddings, errors, sse, structured, textgen
+from .errors import ApiError, envelope, json_response
+
+try:
+    from importlib.metadata import version as _version
+
+    PACKAGE_VERSION = _version("cloudflare-ai")
+except Exception:  # pragma: no cover - source checkout without metadata
+    PACKAGE_VERSION = "0.0.0"
+
+LOCAL_ENGINE = f"cloudflare-ai-local/{PACKAGE_VERSION}"
+DEFAULT_MAX_TOKENS = 256
+_MAX_ERROR_DETAIL = 300
+_QUEUE: dict[str, dict[str, Any]] = {}
+
+
+def engine_header(engine: str) -> str:
+    return f"{engine} ({LOCAL_ENGINE})"
+
+
+@dataclass(slots=True)
+class AiOutcome:
+    """A Workers AI answer before it becomes an HTTP response: a JSON body or an SSE stream."""
+
+    engine: str
+    body: Any = None
+    events: list[bytes] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def response(self) -> Response:
+        headers = {"x-local-engine": engine_header(self.engine), **self.headers}
+        if self.events is not None:
+            return StreamingResponse(
+                sse.stream_events(self.events), media_type="text/event-stream", headers=headers
+            )
+        return json_response(self.body, headers=headers)
+
+    def iter_events(self) -> Iterator[bytes]:
+        return iter(self.events or [])
+
+
+def stream_body(outcome: AiOutcome) -> AsyncIterator[bytes]:
+    return sse.stream_events(outcome.events or [])
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def _any_of(node: Any) -> Any:
+    """Copy of a schema with every ``oneOf`` read as ``anyOf``.
+
+    The catalog's "Async Batch" variants have no ``required`` list, so every object matches
+    them and a strict ``oneOf`` would reject all valid bodies. UNCERTAIN: how Cloudflare's own
+    validator treats this; accepting the first matching variant is what the service does.
+    """
+    if isinstance(node, Mapping):
+        out = {("anyOf" if k == "oneOf" else k): _any_of(v) for k, v in node.items()}
+        props = out.get("properties")
+        if isinstance(props, Mapping) and "requests" in props and "required" not in out:
+            out["required"] = ["requests"]  # the batch variant needs its one field
+        return out
+    if isinstance(node, list):
+        return [_any_of(v) for v in node]
+    return node
+
+
+@cache
+def _validator(model: str) -> Any:
+    info = get_model(model)
+    assert info is not None
+    schema = _any_of(info.input_schema)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    return cls(schema)
+
+
+def bad_input(detail: str) -> ApiError:
+    if len(detail) > _MAX_ERROR_DETAIL:
+        detail = detail[:_MAX_ERROR_DETAIL] + "..."
+    return ApiError(errors.BAD_INPUT, detail=detail)
+
+
+def require_model(model: str) -> ModelInfo:
+    info = get_model(model)
+    if info is None:
+        raise ApiError(errors.NO_SUCH_MODEL, model=model)
+    return info
+
+
+def validate_input(info: ModelInfo, body: Any) -> None:
+    if not isinstance(body, dict):
+        raise bad_input("Error: Type mismatch of '/', 'object' not in types")
+    found = list(_validator(info.name).iter_errors(body))
+    root = [e for e in found if e.validator == "anyOf" and not e.absolute_path]
+    err = root[0] if root else best_match(found)
+    if err is not None:
+        raise bad_input(f"Error: {_describe(err)}")
+
+
+def _where(err: jsonschema.ValidationError) -> str:
+    return "/" + "/".join(str(p) for p in err.absolute_path)
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    """A message in the style of Cloudflare's validator (``required properties at '/' ...``)."""
+    if err.validator == "anyOf" and err.context:
+        parts = [_describe(sub) for sub in err.context if sub.validator != "anyOf"]
+        return f"oneOf at '{_where(err)}' not met, 0 matches: " + ", ".join(dict.fromkeys(parts))
+    if err.validator == "required":
+        return f"required properties at '{_where(err)}' are {err.message.split(' is ')[0]}"
+    if err.validator == "type":
+        return f"Type mismatch of '{_where(err)}', {err.validator_value!r} not in types"
+    return f"{err.message} at '{_where(err)}'"
+
+
+# --- embeddings ------------------------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return []
+
+
+def embed_texts(info: ModelInfo, texts: list[str], pooling: str = "mean") -> np.ndarray[Any, Any]:
+    if info.max_input_tokens:
+        for i, text in enumerate(texts):
+            if textgen.count_tokens(text) > info.max_input_tokens:
+                raise bad_input(
+                    f"input {i} is longer than the maximum of {info.max_input_tokens} tokens"
+                )
+    dims = info.dimensions or 768
+    return embeddings.embedder_for(info.name, dims, pooling).embed(texts)
+
+
+def _embedding_result(info: ModelInfo, body: Mapping[str, Any]) -> dict[str, Any]:
+    if "queries" in body or "documents" in body:
+        # UNCERTAIN: how qwen3-embedding combines both; queries come first here.
+        texts = _as_list(body.get("queries")) + _as_list(body.get("documents"))
+        texts += _as_list(body.get("text"))
+    elif "contexts" in body:
+        contexts = [str(c.get("text", "")) for c in body["contexts"] if isinstance(c, dict)]
+        ctx = embed_texts(info, contexts)
+        if isinstance(body.get("query"), str):
+            q = embed_texts(info, [body["query"]])[0]
+            scores = ctx @ q
+            order = np.argsort(-scores, kind="stable")
+            return {"response": [{"id": int(i), "score": float(scores[i])} for i in order]}
+        return {"response": ctx, "shape": list(ctx.shape)}
+    else:
+        texts = _as_list(body.get("text"))
+    if not texts:
+        raise bad_input("Error: required properties at '/' are 'text'")
+    pooling = str(body.get("pooling", "mean"))
+    matrix = embed_texts(info, texts, pooling)
+    result: dict[str, Any] = {"shape": list(matrix.shape), "data": matrix}
+    if "pooling" in json.dumps(dict(info.input_schema)):
+        result["pooling"] = pooling
+    return result
+
+
+# --- text generation -------------------------------------------------------------------------
+
+
+def _json_schema_of(body: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any] | None]:
+    """(json mode requested?, schema or None) from response_format / guided_json."""
+    guided = body.get("guided_json")
+    if isinstance(guided, Mapping):
+        return True, guided
+    fmt = body.get("response_format")
+    if not isinstance(fmt, Mapping) or fmt.get("type") not in ("json_object", "json_schema"):
+        return False, None
+    schema = fmt.get("json_schema")
+    if isinstance(schema, Mapping):
+        inner = schema.get("schema")
+        if isinstance(inner, Mapping) and set(schema) <= {
+            "name",
+            "schema",
+            "strict",
+            "description",
+        }:
+            schema = inner  # an OpenAI wrapper: accepted leniently
+        return True, schema
+    return True, None
+
+
+def _max_tokens(body: Mapping[str, Any]) -> int:
+    value = body.get("max_tokens", body.get("max_completion_tokens"))
+    return value if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_MAX_TOKENS
+
+
+@dataclass(slots=True)
+class Generation:
+    """What the text engine produced for one request."""
+
+    completion: textgen.Completion
+    json_value: Any = None
+    json_mode: bool = False
+    tool_call: structured.ToolCall | None = None
+
+
+def generate(body: Mapping[str, Any], stop: list[str] | None = None) -> Generation:
+    conv = textgen.conversation_from(body)
+    tools = structured.parse_tools(body.get("tools"))
+    call = structured.choose_tool_call(tools, body.get("tool_choice"), conv)
+    json_mode, schema = _json_schema_of(body)
+    if call is not None:
+        args_text = orjson.dumps(call.arguments).decode()
+        comp = textgen.Completion(textgen.pieces(args_text), "tool_calls", conv.prompt_tokens)
+        return Generation(comp, tool_call=call)
+    if json_mode:
+        if schema is not None:
+            value = structured.instance_for(schema, conv)
+        else:  # json_object without schema
+            value = {"answer": textgen.answer(conv)}
+        text = orjson.dumps(value).decode()
+        comp = textgen.Completion(textgen.pieces(text), "stop", conv.prompt_tokens)
+        return Generation(comp, json_value=value, json_mode=True)
+    comp = textgen.complete(textgen.answer(conv), conv.prompt_tokens, _max_tokens(body), stop or [])
+    return Generation(comp)
+
+
+def _chat_id() -> str:
+    return f"id-{int(time.time() * 1000)}"
+
+
+def _chat_completion(model: str, gen: Generation, openai_route: bool) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant"}
+    if gen.tool_call is not None:
+        message["content"] = None
+        message["tool_calls"] = [_openai_tool_call(gen.tool_call)]
+    else:
+        # The recording shows json_schema content as the object itself, not a string.
+        message["content"] = gen.json_value if gen.json_mode else gen.completion.text
+    if openai_route:
+        message["refusal"] = None
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": message,
+        "logprobs": None,
+        "finish_reason": gen.completion.finish_reason,
+    }
+    if not openai_route:
+        choice["stop_reason"] = None
+    body: dict[str, Any] = {
+        "id": _chat_id() if openai_route else f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+    }
+    # UNCERTAIN: the JSON-mode recording has no usage; plain answers get one (OpenAI clients
+    # expect it).
+    if not (openai_route and gen.json_mode):
+        body["usage"] = gen.completion.usage()
+    return body
+
+
+def _openai_tool_call(call: structured.ToolCall) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": orjson.dumps(call.arguments).decode()},
+    }
+
+
+def _classic_events(gen: Generation) -> list[bytes]:
+    rng = random.Random()
+    out: list[bytes] = []
+    if gen.tool_call is not None:
+        call = _openai_tool_call(gen.tool_call)
+        out.append(sse.event({"tool_calls": [{**call, "index": 0}]}))
+        out.append(sse.event({"finish_reason": "tool_calls"}))
+    else:
+        for piece in gen.completion.pieces:
+            out.append(sse.event({"response": piece, "p": sse.padding(rng)}))
+        if gen.completion.finish_reason != "stop":
+            out.append(sse.event({"response": "", "finish_reason": gen.completion.finish_reason}))
+    out.append(sse.event({"response": "", "usage": gen.completion.usage()}))
+    out.append(sse.DONE)
+    return out
+
+
+def _chunk_events(model: str, gen: Generation, openai_route: bool) -> list[bytes]:
+    chat_id = _chat_id() if openai_route else f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+
+    def chunk(delta: dict[str, Any]) -> bytes:
+        choice: dict[str, Any] = {"index": 0, "delta": delta}
+        if not openai_route:
+            choice.update(logprobs=None, finish_reason=None)
+        return sse.event(
+            {
+                "id": chat_id,
+                "created": created,
+                "model": model,
+                "object": "chat.completion.chunk",
+                "choices": [choice],
+            }
+        )
+
+    out: list[bytes] = []
+    if gen.tool_call is not None:
+        call = {"index": 0, **_openai_tool_call(gen.tool_call)}
+        out.append(chunk({"role": "assistant", "content": None, "tool_calls": [call]}))
+    else:
+        out.extend(chunk({"content": piece}) for piece in gen.completion.pieces)
+    final: dict[str, Any] = {
+        "id": chat_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": {}, "finish_reason": gen.completion.finish_reason}],
+        "usage": gen.completion.usage(),
+    }
+    out.append(sse.event(final))
+    if not openai_route:
+        out.append(sse.event({"response": "", "usage": gen.completion.usage()}))
+    out.append(sse.DONE)
+    return out
+
+
+# --- /ai/run ---------------------------------------------------------------------------------
+
+
+def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> AiOutcome:
+    """Answer ``POST /ai/run/{model}`` (also used by the AI Gateway routes)."""
+    info = require_model(model)
+    query = query or {}
+    if isinstance(body, dict) and query.get("queueRequest") in ("true", "1"):
+        return _queued(info, body)
+    validate_input(info, body)
+    assert isinstance(body, dict)
+    if "requests" in body and isinstance(body["requests"], list):
+        outs = [run_model(model, req).body["result"] for req in body["requests"]]
+        return AiOutcome(textgen.ENGINE_NAME, envelope({"responses": outs}))
+    if info.is_embedding:
+        return AiOutcome(embeddings.ENGINE_NAME, envelope(_embedding_result(info, body)))
+    stream = body.get("stream") is True
+    json_mode, _ = _json_schema_of(body)
+    if stream and json_mode:
+        raise ApiError(errors.JSON_STREAM)
+    gen = generate(body)
+    engine = textgen.ENGINE_NAME
+    if info.output_style == "chat.completion":
+        if stream:
+            return AiOutcome(engine, events=_chunk_events(model, gen, openai_route=False))
+        return AiOutcome(engine, envelope(_chat_completion(model, gen, openai_route=False)))
+    if stream:
+        return AiOutcome(engine, events=_classic_events(gen))
+    result: dict[str, Any] = {"response": gen.json_value if gen.json_mode else gen.completion.text}
+    if gen.tool_call is not None:
+        result["response"] = ""
+        result["tool_calls"] = [{"name": gen.tool_call.name, "arguments": gen.tool_call.arguments}]
+    result["usage"] = gen.completion.usage()
+    return AiOutcome(engine, envelope(result))
+
+
+def _queued(info: ModelInfo, body: dict[str, Any]) -> AiOutcome:
+    """Async batch: results are computed at once and kept until polled."""
+    if isinstance(body.get("request_id"), str):
+        stored = _QUEUE.get(body["request_id"])
+        if stored is None:
+            raise bad_input(f"unknown request_id {body['request_id']}")
+        return AiOutcome(textgen.ENGINE_NAME, envelope(stored))
+    requests = body.get("requests")
+    if not isinstance(requests, list) or not requests:
+        raise bad_input("Error: required properties at '/' are 'requests'")
+    responses = []
+    for i, req in enumerate(requests):
+        if not isinstance(req, dict):
+            raise bad_input(f"Error: Type mismatch of '/requests/{i}', 'object' not in types")
+        ref = req.get("external_reference")
+        clean = {k: v for k, v in req.items() if k != "external_reference"}
+        result = run_model(info.name, clean).body["result"]
+        responses.append({"id": i, "result": result, "success": True, "external_reference": ref})
+    request_id = str(uuid.uuid4())
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    for r in responses:
+        for k in usage:
+            usage[k] += int(r["result"].get("usage", {}).get(k, 0))
+    _QUEUE[request_id] = {"responses": responses, "usage": usage}
+    return AiOutcome(
+        textgen.ENGINE_NAME,
+        envelope({"status": "queued", "request_id": request_id, "model": info.name}),
+    )
+
+
+# --- OpenAI compatible -----------------------------------------------------------------------
+
+
+def _check_chat_body(body: Any) -> ModelInfo:
+    if not isinstance(body, dict):
+        raise bad_input("Error: Type mismatch of '/', 'object' not in types")
+    model = body.get("model")
+    if not isinstance(model, str):
+        raise bad_input("Error: required properties at '/' are 'model'")
+    info = require_model(model)
+    if info.is_embedding:
+        raise ApiError(errors.NO_SUCH_MODEL, model=model)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise bad_input(
+            "Error: oneOf at '/' not met, 0 matches: required properties at '/' are 'messages'"
+        )
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict) or not isinstance(msg.get("role"), str):
+            raise bad_input(f"Error: required properties at '/messages/{i}' are 'role'")
+        content = msg.get("content")
+        if not isinstance(content, str | list):
+            raise bad_input(
+                f"Error: oneOf at '/' not met, 0 matches: Type mismatch of "
+                f"'/messages/{i}/content', 'string' not in types"
+            )
+    for key in ("max_tokens", "max_completion_tokens", "n"):
+        if key in body and (not isinstance(body[key], int) or isinstance(body[key], bool)):
+            raise bad_input(f"Error: Type mismatch of '/{key}', 'integer' not in types")
+    if "tools" in body and not isinstance(body["tools"], list):
+        raise bad_input("Error: Type mismatch of '/tools', 'array' not in types")
+    return info
+
+
+def chat_completions(body: Any) -> AiOutcome:
+    """Answer ``POST /ai/v1/chat/completions`` (no envelope, OpenAI shapes)."""
+    info = _check_chat_body(body)
+    assert isinstance(body, dict)
+    json_mode, _ = _json_schema_of(body)
+    stream = body.get("stream") is True
+    if stream and json_mode:
+        raise ApiError(errors.JSON_STREAM)  # UNCERTAIN on /ai/v1
+    gen = generate(body, stop=list(textgen.stop_sequences(body.get("stop"))))
+    if stream:
+        return AiOutcome(textgen.ENGINE_NAME, events=_chunk_events(info.name, gen, True))
+    return AiOutcome(textgen.ENGINE_NAME, _chat_completion(info.name, gen, openai_route=True))
+
+
+def openai_embeddings(body: Any) -> AiOutcome:
+    """Answer ``POST /ai/v1/embeddings``. UNCERTAIN: OpenAI's standard shape is assumed."""
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        raise bad_input("Error: required properties at '/' are 'model', 'input'")
+    info = require_model(body["model"])
+    if not info.is_embedding:
+        raise ApiError(errors.NO_SUCH_MODEL, model=info.name)
+    raw = body.get("input")
+    if isinstance(raw, str):
+        texts = [raw]
+    elif isinstance(raw, list) and raw and all(isinstance(t, str) and t for t in raw):
+        texts = list(raw)
+    else:
+        raise bad_input("Error: Type mismatch of '/input', 'string' or 'array' of strings")
+    if not texts[0]:
+        raise bad_input("Error: String is too short at '/input'")
+    if info.max_batch and len(texts) > info.max_batch:
+        raise bad_input(f"Error: Array is too long ({len(texts)}), maximum {info.max_batch}")
+    matrix = embed_texts(info, texts)
+    tokens = sum(textgen.count_tokens(t) for t in texts)
+    return AiOutcome(
+        embeddings.ENGINE_NAME,
+        {
+            "object": "list",
+            "data": [
+                {"object": "embedding", "index": i, "embedding": row}
+                for i, row in enumerate(matrix)
+            ],
+            "model": info.name,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        },
+    )
+
+
+# --- model discovery -------------------------------------------------------------------------
+
+
+def _int_param(params: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
+    raw = params.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ApiError(errors.BAD_REQUEST, detail=f"{key} must be an integer") from exc
+    if not lo <= value <= hi:
+        raise ApiError(errors.BAD_REQUEST, detail=f"{key} must be between {lo} and {hi}")
+    return value
+
+
+def search_models(params: Mapping[str, str]) -> dict[str, Any]:
+    task = (params.get("task") or "").lower()
+    needle = (params.get("search") or "").lower()
+    author = (params.get("author") or "").lower()
+    page = _int_param(params, "page", 1, 1, 10_000)
+    per_page = _int_param(params, "per_page", 20, 1, 1000)
+    found = []
+    for info in iter_models():
+        entry = {k: v for k, v in info.catalog.items() if k != "schema"}
+        task_name = str(entry.get("task", {}).get("name", "")).lower()
+        if task and task not in (task_name, info.task):
+            continue
+        if needle and needle not in info.name.lower() and needle not in info.description.lower():
+            continue
+        if author and f"/{author}/" not in info.name.lower():
+            continue
+        found.append(entry)
+    chunk = found[(page - 1) * per_page : page * per_page]
+    return envelope(
+        chunk,
+        result_info={
+            "count": len(chunk),
+            "page": page,
+            "per_page": per_page,
+            "total_count": len(found),
+        },
+    )
+
+
+def model_schema(params: Mapping[str, str]) -> dict[str, Any]:
+    name = params.get("model")
+    if not name:
+        raise ApiError(errors.BAD_REQUEST, detail="query parameter 'model' is required")
+    info = require_model(name)
+    return envelope({"input": info.input_schema, "output": info.output_schema})
