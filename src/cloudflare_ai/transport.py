@@ -290,8 +290,23 @@ class AsyncTransport(_Base):
 
 
 def decode_json(response: httpx.Response) -> Any:
-    """The JSON body of a response (orjson, fast for large embedding and vector payloads)."""
-    return orjson.loads(response.content)
+    """The JSON body of a response (orjson, fast for large embedding and vector payloads).
+
+    A body that is not JSON (a proxy's HTML page, a truncated answer) is an APIError, not a
+    decoder exception."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        request = response.request
+        snippet = response.content[:120].decode("utf-8", "replace")
+        raise APIError(
+            f"Cloudflare answered HTTP {response.status_code} with a body that is not JSON: "
+            f"{snippet!r}",
+            status_code=response.status_code,
+            request_id=response.headers.get("cf-ray"),
+            method=request.method if request else None,
+            path=request.url.path if request else None,
+        ) from None
 
 
 def envelope_result(response: httpx.Response, request: Request) -> Any:

@@ -99,8 +99,20 @@ def check_namespace(namespace: Any, item: str | None = None, position: int | Non
     return namespace
 
 
+_INT_RANGE = (-(2**63), 2**64 - 1)  # what JSON encoders (and Vectorize) carry as integers
+
+
 def _check_metadata_value(value: Any, path: str, item: str | None, position: int | None) -> None:
-    if value is None or isinstance(value, str | bool | int):
+    if value is None or isinstance(value, str | bool):
+        return
+    if isinstance(value, int):
+        if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+            raise ValidationError(
+                f"{_where(item, position)}: metadata {path!r} is an integer outside 64 bits",
+                item=item,
+                position=position,
+                field=path,
+            )
         return
     if isinstance(value, float):
         if not math.isfinite(value):
