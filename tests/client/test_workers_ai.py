@@ -329,7 +329,7 @@ def test_wrong_token_is_authentication_error(target: Target) -> None:
 
 @pytest.mark.vcr
 def test_wrong_account_is_permission_denied(target: Target) -> None:
-    kwargs = {**target.client_kwargs(), "account_id": "f" * 32}
+    kwargs = {**target.client_kwargs(), "account_id": "someone-elses-account"}
     with WorkersAIClient(**kwargs) as client, pytest.raises(PermissionDeniedError):
         client.chat(LLAMA, MESSAGES)
 
