@@ -86,7 +86,8 @@ def _tool_call(item: Mapping[str, Any], index: int, seed: str | None) -> ToolCal
     if not name:
         return None
     parsed, raw = parse_arguments(args)
-    call_id = item.get("id") or item.get("call_id") or new_tool_call_id(seed, index)
+    # Responses API items carry both: ``call_id`` is what a function_call_output refers to.
+    call_id = item.get("call_id") or item.get("id") or new_tool_call_id(seed, index)
     return ToolCall(
         id=str(call_id), name=str(name), arguments=parsed, raw_arguments=raw, index=index
     )

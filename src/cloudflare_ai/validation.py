@@ -195,7 +195,7 @@ def check_values(
     """The vector as float32, checked for shape, length and finiteness."""
     try:
         array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationError(
             f"{_where(item, position)}: values must be a sequence of numbers",
             item=item,
@@ -226,7 +226,8 @@ def check_values(
             position=position,
             field="values",
         )
-    single = array.astype(np.float32)
+    with np.errstate(over="ignore"):
+        single = array.astype(np.float32)
     if not np.isfinite(single).all():
         bad = int(np.argmin(np.isfinite(single)))
         raise ValidationError(
@@ -259,6 +260,14 @@ _SCALAR = (str, int, float, bool)
 def _check_filter_scalar(key: str, op: str, value: Any, *, allow_null: bool) -> None:
     if value is None and allow_null:
         return
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not _INT_RANGE[0] <= value <= _INT_RANGE[1]
+    ):
+        raise ValidationError(
+            f"filter {key!r} {op}: {value} is an integer outside 64 bits", item=key
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(f"filter {key!r} {op}: {value} is not a finite number", item=key)
     if not isinstance(value, _SCALAR):

@@ -197,9 +197,13 @@ class _WorkersAIBase:
 
     # --- URLs -------------------------------------------------------------------------------
     def _gateway(self, override: GatewaySettings | str | None) -> GatewaySettings | None:
-        if override is not None:
-            return GatewaySettings.coerce(override)
-        return self.settings.gateway
+        """The gateway of one call. A bare id keeps the client's other gateway options (token,
+        cache settings) and changes only the gateway; full settings replace them."""
+        if override is None:
+            return self.settings.gateway
+        if isinstance(override, str) and self.settings.gateway is not None:
+            return self.settings.gateway.merged(id=override)
+        return GatewaySettings.coerce(override)
 
     def _url(self, suffix: str, gateway: GatewaySettings | None) -> tuple[str, str, dict[str, str]]:
         """(url, label for errors, extra headers) for a Workers AI path suffix such as
@@ -329,7 +333,11 @@ class _WorkersAIBase:
         gateway = GatewayInfo.from_headers(headers)
         if request.label.endswith("chat/completions"):
             result = decode_json(response)
-            if isinstance(result, dict) and "result" in result and "choices" not in result:
+            if (
+                isinstance(result, dict)
+                and "choices" not in result
+                and ("result" in result or "success" in result)
+            ):
                 result = envelope_result(response, request)
         else:
             result = envelope_result(response, request)
@@ -485,6 +493,12 @@ class _StreamState:
         self.request_id = headers.get("cf-ray")
         self._decoder.id_seed = self.request_id
 
+    @staticmethod
+    def _is_json(response: httpx.Response) -> bool:
+        """Some models (gpt-oss on ``/ai/run``) answer a stream request with one JSON
+        document, and failures can arrive as a JSON envelope with status 200."""
+        return "json" in response.headers.get("content-type", "")
+
     def _feed(self, data: str) -> ChatChunk | None:
         chunk = self._decoder.feed(data)
         if chunk is not None:
@@ -560,6 +574,11 @@ class ChatStream(_StreamState):
             return
         with transport.stream(self._request) as response:
             self._opened(response)
+            if self._is_json(response):
+                response.read()
+                chat = self._client._chat_response(self.model, response, self._request, self._stop)
+                yield from self._whole(chat)
+                return
             try:
                 for data in iter_sse(response.iter_lines()):
                     chunk = self._feed(data)
@@ -601,6 +620,12 @@ class AsyncChatStream(_StreamState):
             return
         async with transport.stream(self._request) as response:
             self._opened(response)
+            if self._is_json(response):
+                await response.aread()
+                chat = self._client._chat_response(self.model, response, self._request, self._stop)
+                for whole in self._whole(chat):
+                    yield whole
+                return
             try:
                 async for data in aiter_sse(response.aiter_lines()):
                     chunk = self._feed(data)
