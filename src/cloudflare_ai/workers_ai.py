@@ -152,6 +152,9 @@ def normalize_tool_choice(choice: ToolChoice | None, tools: list[dict[str, Any]]
         return None
     if isinstance(choice, Mapping):
         return dict(choice)
+    if choice in ("required", "any") and tools is not None and len(tools) == 1:
+        # Workers AI treats "required" as advisory; naming the only tool is enforced.
+        return {"type": "function", "function": {"name": tools[0]["function"]["name"]}}
     if choice in ("auto", "none", "required"):
         return choice
     if choice == "any":
