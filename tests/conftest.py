@@ -93,7 +93,16 @@ def _record_mode(config: pytest.Config) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``live`` need a real account: without one they are deselected (and
-    reported), never silently skipped."""
+    reported), never silently skipped.
+
+    A test module may name inherited standard tests that need a real model's judgement in a
+    ``LIVE_ONLY = {"test_name": "reason"}`` mapping; they get the ``live`` mark here.
+    """
+    for item in items:
+        live_only = getattr(getattr(item, "module", None), "LIVE_ONLY", {})
+        name = getattr(item, "originalname", item.name)
+        if name in live_only:
+            item.add_marker(pytest.mark.live(reason=live_only[name]))
     if LIVE:
         return
     live = [item for item in items if item.get_closest_marker("live")]
@@ -134,6 +143,18 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
 
 
 # --- vcr configuration (pytest-recording) ------------------------------------------------
+
+
+@pytest.fixture
+def cloudflare_env(target: Target, monkeypatch: pytest.MonkeyPatch) -> Target:
+    """Point adapters built from environment variables (as users build them) at the target."""
+    monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", target.account_id)
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", target.api_token)
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", target.base_url)
+    monkeypatch.setenv("CLOUDFLARE_AI_GATEWAY_URL", target.gateway_url)
+    for name in ("CF_ACCOUNT_ID", "CF_API_TOKEN", "CF_AI_API_TOKEN", "CLOUDFLARE_AI_GATEWAY_ID"):
+        monkeypatch.delenv(name, raising=False)
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -217,3 +238,9 @@ async def async_vectorize(target: Target) -> AsyncIterator[AsyncVectorizeClient]
 def _reset_faults(target: Target) -> Iterator[None]:
     yield
     target.clear_faults()
+
+
+def requests_made(cassette: Any) -> int:
+    """HTTP requests the test made so far: recorded ones while recording, replayed ones on
+    replay (where ``cassette.requests`` lists everything in the file)."""
+    return int(cassette.play_count) if cassette.play_count else len(cassette.requests)

@@ -127,8 +127,8 @@ def normalize_tools(tools: Sequence[Mapping[str, Any]] | None) -> list[dict[str,
                     item=name,
                     position=position,
                 )
-            entry = dict(schema)
-            if "type" not in entry and not any(k in entry for k in ("anyOf", "oneOf", "enum")):
+            entry = _single_type(schema, params)
+            if not isinstance(entry.get("type"), str):
                 raise ValidationError(
                     f"tool {name!r} (#{position}): property {prop!r} has no type",
                     item=name,
@@ -144,6 +144,38 @@ def normalize_tools(tools: Sequence[Mapping[str, Any]] | None) -> list[dict[str,
             spec["description"] = name
         out.append({"type": "function", "function": spec})
     return out
+
+
+def _single_type(schema: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """A property schema with one ``type`` string, as Workers AI's tool schema requires.
+
+    Optional fields (``anyOf: [X, null]``), type lists and ``$ref`` s to ``$defs`` are
+    folded into a plain schema; optionality is carried by ``required`` anyway.
+    """
+    entry = dict(schema)
+    ref = entry.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = (params.get("$defs") or {}).get(ref.rsplit("/", 1)[-1])
+        if isinstance(target, Mapping):
+            entry = {**target, **{k: v for k, v in entry.items() if k != "$ref"}}
+    kind = entry.get("type")
+    if isinstance(kind, list):
+        choices = [k for k in kind if k != "null"] or ["string"]
+        entry["type"] = choices[0]
+    elif kind is None:
+        for key in ("anyOf", "oneOf"):
+            options = entry.get(key)
+            if isinstance(options, list):
+                real = [o for o in options if isinstance(o, Mapping) and o.get("type") != "null"]
+                if real:
+                    chosen = _single_type(real[0], params)
+                    entry.pop(key)
+                    entry = {**chosen, **entry}
+                break
+        if "type" not in entry and "enum" in entry:
+            values = entry["enum"]
+            entry["type"] = "number" if all(isinstance(v, int | float) for v in values) else "string"
+    return entry
 
 
 def normalize_tool_choice(choice: ToolChoice | None, tools: list[dict[str, Any]] | None) -> Any:

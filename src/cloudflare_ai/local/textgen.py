@@ -192,6 +192,8 @@ class Conversation:
     context: str
     all_text: str
     last_role: str
+    #: Text of the tool results that end the conversation (an agent's observation).
+    tool_results: str = ""
 
     @property
     def prompt_tokens(self) -> int:
@@ -222,7 +224,12 @@ def conversation_from(body: Mapping[str, Any]) -> Conversation:
     )
     all_text = "\n".join(text for _, text in texts)
     last_role = texts[-1][0] if texts else "user"
-    return Conversation(question, context, all_text, last_role)
+    trailing: list[str] = []
+    for role, text in reversed(texts):
+        if role != "tool":
+            break
+        trailing.insert(0, text)
+    return Conversation(question, context, all_text, last_role, "\n".join(trailing))
 
 
 def _arithmetic(question: str) -> str | None:
@@ -261,6 +268,10 @@ def best_sentences(question: str, context: str, limit: int = 3) -> list[str]:
 
 def answer(conv: Conversation) -> str:
     """The deterministic reply to ``conv``."""
+    if conv.last_role == "tool" and conv.tool_results.strip():
+        # After a tool call, answer from what the tools returned.
+        found = best_sentences(conv.question, conv.tool_results)
+        return " ".join(found or sentences(conv.tool_results)[:3] or [conv.tool_results.strip()])
     if conv.context.strip():
         found = best_sentences(conv.question, conv.context)
         return " ".join(found) if found else NOT_FOUND

@@ -220,6 +220,17 @@ class Generation:
     json_value: Any = None
     json_mode: bool = False
     tool_call: structured.ToolCall | None = None
+    question: str = ""
+
+
+def _reasoning(model: str, gen: Generation) -> str | None:
+    """A short, deterministic stand-in for the thinking of reasoning models (qwen3, gpt-oss),
+    which send it as ``reasoning_content`` before the answer."""
+    info = get_model(model)
+    if info is None or not info.reasoning or gen.tool_call is not None:
+        return None
+    topic = gen.question.strip() or "the request"
+    return f"The user asks: {topic} I will answer from the sentences that share its words."
 
 
 def generate(body: Mapping[str, Any], stop: list[str] | None = None) -> Generation:
@@ -230,7 +241,7 @@ def generate(body: Mapping[str, Any], stop: list[str] | None = None) -> Generati
     if call is not None:
         args_text = orjson.dumps(call.arguments).decode()
         comp = textgen.Completion(textgen.pieces(args_text), "tool_calls", conv.prompt_tokens)
-        return Generation(comp, tool_call=call)
+        return Generation(comp, tool_call=call, question=conv.question)
     if json_mode:
         if schema is not None:
             value = structured.instance_for(schema, conv)
@@ -238,9 +249,9 @@ def generate(body: Mapping[str, Any], stop: list[str] | None = None) -> Generati
             value = {"answer": textgen.answer(conv)}
         text = orjson.dumps(value).decode()
         comp = textgen.Completion(textgen.pieces(text), "stop", conv.prompt_tokens)
-        return Generation(comp, json_value=value, json_mode=True)
+        return Generation(comp, json_value=value, json_mode=True, question=conv.question)
     comp = textgen.complete(textgen.answer(conv), conv.prompt_tokens, _max_tokens(body), stop or [])
-    return Generation(comp)
+    return Generation(comp, question=conv.question)
 
 
 def _chat_id() -> str:
@@ -255,6 +266,9 @@ def _chat_completion(model: str, gen: Generation, openai_route: bool) -> dict[st
     else:
         # The recording shows json_schema content as the object itself, not a string.
         message["content"] = gen.json_value if gen.json_mode else gen.completion.text
+    reasoning = _reasoning(model, gen)
+    if reasoning:
+        message["reasoning_content"] = reasoning
     if openai_route:
         message["refusal"] = None
     choice: dict[str, Any] = {
@@ -327,6 +341,9 @@ def _chunk_events(model: str, gen: Generation, openai_route: bool) -> list[bytes
         call = {"index": 0, **_openai_tool_call(gen.tool_call)}
         out.append(chunk({"role": "assistant", "content": None, "tool_calls": [call]}))
     else:
+        reasoning = _reasoning(model, gen)
+        if reasoning:
+            out.extend(chunk({"reasoning_content": piece}) for piece in textgen.pieces(reasoning))
         out.extend(chunk({"content": piece}) for piece in gen.completion.pieces)
     final: dict[str, Any] = {
         "id": chat_id,

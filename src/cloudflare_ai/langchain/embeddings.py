@@ -1,0 +1,64 @@
+"""``WorkersAIEmbeddings``: LangChain embeddings over Workers AI embedding models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+from pydantic import Field
+
+from ..models import DEFAULT_EMBEDDING_MODEL, get_model
+from ._common import CloudflareConnection
+
+
+def _floats(vectors: list[list[float]]) -> list[list[float]]:
+    """Plain Python floats (JSON may decode whole numbers as ints)."""
+    if not vectors:
+        return []
+    array: list[list[float]] = np.asarray(vectors, dtype=np.float64).tolist()
+    return array
+
+
+class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
+    """Embed text with a Workers AI model (default ``@cf/baai/bge-base-en-v1.5``, 768 dims).
+
+    Texts are sent in batches at the model's limit (100 for BGE, 32 for qwen3-embedding),
+    several batches at a time within ``max_concurrency``, and come back in input order.
+    ``pooling="cls"`` gives better embeddings of long inputs on BGE models (not compatible
+    with the default ``mean`` pooling).
+    """
+
+    model: str = Field(default=DEFAULT_EMBEDDING_MODEL, alias="model_name")
+    pooling: Literal["mean", "cls"] | None = None
+    batch_size: int | None = Field(
+        default=None, description="Texts per request; defaults to the model's limit."
+    )
+
+    @property
+    def dimensions(self) -> int | None:
+        """Vector length of the model, from the model table (None if unknown)."""
+        info = get_model(self.model)
+        return info.dimensions if info else None
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        result = self.workers_ai.embed(
+            texts, model=self.model, pooling=self.pooling, batch_size=self.batch_size
+        )
+        return _floats(result.vectors)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        result = await self.async_workers_ai.embed(
+            texts, model=self.model, pooling=self.pooling, batch_size=self.batch_size
+        )
+        return _floats(result.vectors)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self.aembed_documents([text]))[0]
