@@ -112,7 +112,9 @@ def normalize_tools(tools: Sequence[Mapping[str, Any]] | None) -> list[dict[str,
                 item=name,
                 position=position,
             )
-        properties = params.get("properties") or {}
+        properties = params.get("properties", {})
+        if properties is None:
+            properties = {}
         if not isinstance(properties, Mapping):
             raise ValidationError(
                 f"tool {name!r} (#{position}): parameters.properties must be an object",
