@@ -35,12 +35,12 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import Field
 
+from ..connection import CloudflareConnection
 from ..models import DEFAULT_CHAT_MODEL
 from ..streaming import aggregate
 from ..tools import fix_tool_calls
 from ..types import ChatChunk, ChatResponse, ToolCall
 from ..workers_ai import ChatOptions
-from ._common import CloudflareConnection
 from ._messages import (
     PROVIDER,
     final_chunk,

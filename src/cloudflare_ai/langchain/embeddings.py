@@ -8,8 +8,8 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from pydantic import Field
 
+from ..connection import CloudflareConnection
 from ..models import DEFAULT_EMBEDDING_MODEL, get_model
-from ._common import CloudflareConnection
 
 
 def _floats(vectors: list[list[float]]) -> list[list[float]]:

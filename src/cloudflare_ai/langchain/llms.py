@@ -14,10 +14,10 @@ from langchain_core.language_models.llms import LLM
 from langchain_core.outputs import GenerationChunk
 from pydantic import Field
 
+from ..connection import CloudflareConnection
 from ..models import DEFAULT_CHAT_MODEL
 from ..types import ChatChunk
 from ..workers_ai import ChatOptions
-from ._common import CloudflareConnection
 
 _SAMPLING = (
     "max_tokens",
