@@ -507,3 +507,33 @@ async def test_async_batch_queue(client: httpx.AsyncClient) -> None:
         x["result"]["usage"]["total_tokens"] for x in responses
     )
     assert_error(await client.post(url, json={"request_id": "nope"}), 400, 5006)
+
+
+def test_react_prompts_get_an_action_then_an_answer() -> None:
+    """LlamaIndex's ReAct format: Thought/Action/Action Input, then Answer after Observation."""
+    from cloudflare_ai.local import react
+
+    system = (
+        "Use this format:\nThought: ...\nAction: ...\nAction Input: {...}\n"
+        "Observation: tool response\n\nYou have access to the following tools:\n"
+        "> Tool Name: multiply\nTool Description: multiply(a: int, b: int) -> int\n"
+        "Multiply two integers.\nTool Args: "
+        '{"properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, '
+        '"required": ["a", "b"], "type": "object"}\n'
+    )
+    body = {
+        "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": "Use multiply to multiply 6 by 7."},
+        ]
+    }
+    assert react.is_react(body)
+    step = react.reply(body)
+    assert "Action: multiply" in step
+    assert 'Action Input: {"a":6,"b":7}' in step
+    body["messages"] += [
+        {"role": "assistant", "content": step},
+        {"role": "user", "content": "Observation: 42"},
+    ]
+    assert react.reply(body).endswith("Answer: 42")
+    assert not react.is_react({"messages": [{"role": "user", "content": "hi"}]})

@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 
 from cloudflare_ai.models import ModelInfo, get_model, iter_models
 
-from . import embeddings, errors, sse, structured, textgen
+from . import embeddings, errors, react, sse, structured, textgen
 from .errors import ApiError, envelope, json_response
 
 try:
@@ -235,6 +235,10 @@ def _reasoning(model: str, gen: Generation) -> str | None:
 
 def generate(body: Mapping[str, Any], stop: list[str] | None = None) -> Generation:
     conv = textgen.conversation_from(body)
+    if react.is_react(body):
+        text = react.reply(body)
+        comp = textgen.complete(text, conv.prompt_tokens, _max_tokens(body), stop or [])
+        return Generation(comp, question=conv.question)
     tools = structured.parse_tools(body.get("tools"))
     call = structured.choose_tool_call(tools, body.get("tool_choice"), conv)
     json_mode, schema = _json_schema_of(body)

@@ -1,0 +1,29 @@
+"""LlamaIndex adapters: thin translations between LlamaIndex's interfaces and the core clients.
+
+``WorkersAI`` (a function-calling LLM), ``WorkersAIEmbedding`` and ``VectorizeVectorStore``.
+Requires the ``llama-index`` extra (``llama-index-core``).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .embeddings import WorkersAIEmbedding
+    from .llms import WorkersAI
+
+_EXPORTS = {
+    "WorkersAI": "llms",
+    "WorkersAIEmbedding": "embeddings",
+    "VectorizeVectorStore": "vector_stores",
+}
+
+__all__ = ["VectorizeVectorStore", "WorkersAI", "WorkersAIEmbedding"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)

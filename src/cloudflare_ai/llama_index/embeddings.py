@@ -1,0 +1,76 @@
+"""``WorkersAIEmbedding``: LlamaIndex embeddings over Workers AI embedding models."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import Field
+
+from ..connection import CloudflareConnection
+from ..models import DEFAULT_EMBEDDING_MODEL, get_model
+
+
+def _floats(vectors: list[list[float]]) -> list[list[float]]:
+    if not vectors:
+        return []
+    out: list[list[float]] = np.asarray(vectors, dtype=np.float64).tolist()
+    return out
+
+
+class WorkersAIEmbedding(CloudflareConnection, BaseEmbedding):
+    """Embed text with a Workers AI model (default ``@cf/baai/bge-base-en-v1.5``).
+
+    LlamaIndex hands over up to ``embed_batch_size`` texts at a time; the core splits them at
+    the model's own limit (100 for BGE, 32 for qwen3-embedding) and sends those requests
+    concurrently within ``max_concurrency``, keeping input order.
+    """
+
+    model_name: str = Field(default=DEFAULT_EMBEDDING_MODEL, description="Workers AI model.")
+    embed_batch_size: int = Field(default=1000, gt=0, le=2048)
+    pooling: Literal["mean", "cls"] | None = None
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "CloudflareWorkersAIEmbedding"
+
+    @property
+    def dimensions(self) -> int | None:
+        info = get_model(self.model_name)
+        return info.dimensions if info else None
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        result = self.workers_ai.embed(texts, model=self.model_name, pooling=self.pooling)
+        return _floats(result.vectors)
+
+    async def _aembed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        result = await self.async_workers_ai.embed(
+            texts, model=self.model_name, pooling=self.pooling
+        )
+        return _floats(result.vectors)
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._embed([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return (await self._aembed([query]))[0]
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._embed([text])[0]
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return (await self._aembed([text]))[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._embed(texts)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return await self._aembed(texts)
+
+    def __repr_args__(self) -> Any:
+        return [(k, v) for k, v in super().__repr_args__() if k != "api_token"]
