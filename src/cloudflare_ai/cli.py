@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 try:
     import typer
@@ -15,6 +15,9 @@ except ImportError:  # pragma: no cover - exercised only without the cli extra
     typer = None  # type: ignore[assignment]
 
 from .errors import CloudflareError
+
+if TYPE_CHECKING:
+    from .vectorize import VectorizeClient
 
 if typer is not None:
     app = typer.Typer(
@@ -77,6 +80,115 @@ if typer is not None:
         from . import demo as demo_module
 
         demo_module.run(question or demo_module.DEFAULT_QUESTION)
+
+    index_app = typer.Typer(help="Manage Vectorize indexes.", no_args_is_help=True)
+    metadata_app = typer.Typer(help="Manage an index's metadata indexes.", no_args_is_help=True)
+    index_app.add_typer(metadata_app, name="metadata")
+    app.add_typer(index_app, name="index")
+
+    def _vectorize() -> VectorizeClient:
+        from .vectorize import VectorizeClient
+
+        return VectorizeClient()
+
+    @index_app.command("create")
+    def index_create(
+        name: Annotated[str, typer.Argument(help="Index name.")],
+        dimensions: Annotated[int | None, typer.Option(help="Vector length.")] = None,
+        metric: Annotated[str, typer.Option(help="cosine, euclidean or dot-product.")] = "cosine",
+        preset: Annotated[str | None, typer.Option(help="An embedding model preset.")] = None,
+        model: Annotated[
+            str | None, typer.Option(help="Take dimensions from this Workers AI model.")
+        ] = None,
+        description: Annotated[str | None, typer.Option(help="Free text.")] = None,
+        exist_ok: Annotated[bool, typer.Option(help="Succeed if it already exists.")] = False,
+    ) -> None:
+        """Create a Vectorize index."""
+        if model is not None and dimensions is None:
+            from .models import require_model
+
+            dimensions = require_model(model).dimensions
+        with _vectorize() as db:
+            index = db.create_index(
+                name,
+                dimensions=dimensions,
+                metric=metric,  # type: ignore[arg-type]
+                preset=preset,
+                description=description,
+                exist_ok=exist_ok,
+            )
+        typer.echo(f"{index.name}: {index.config.dimensions} dimensions, {index.config.metric}")
+
+    @index_app.command("list")
+    def index_list() -> None:
+        """List the account's indexes."""
+        with _vectorize() as db:
+            for index in db.list_indexes():
+                typer.echo(
+                    f"{index.name:40} {index.config.dimensions:>5}  {index.config.metric:12} "
+                    f"{index.description or ''}"
+                )
+
+    @index_app.command("info")
+    def index_info(name: Annotated[str, typer.Argument(help="Index name.")]) -> None:
+        """Show an index's configuration, vector count and write progress."""
+        with _vectorize() as db:
+            index = db.get_index(name)
+            info = db.info(name)
+            indexes = db.list_metadata_indexes(name)
+        typer.echo(f"name:                 {index.name}")
+        typer.echo(f"dimensions / metric:  {index.config.dimensions} / {index.config.metric}")
+        typer.echo(f"vectors:              {info.vector_count}")
+        typer.echo(f"processed up to:      {info.processed_up_to_mutation or '-'}")
+        listed = ", ".join(f"{m.property_name} ({m.index_type})" for m in indexes) or "none"
+        typer.echo(f"metadata indexes:     {listed}")
+
+    @index_app.command("delete")
+    def index_delete(
+        name: Annotated[str, typer.Argument(help="Index name.")],
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+        missing_ok: Annotated[bool, typer.Option(help="Succeed if it does not exist.")] = False,
+    ) -> None:
+        """Delete an index and every vector in it."""
+        if not yes and not typer.confirm(f"Delete index {name!r} and all its vectors?"):
+            raise typer.Abort()
+        with _vectorize() as db:
+            db.delete_index(name, missing_ok=missing_ok)
+        typer.echo(f"deleted {name}")
+
+    @metadata_app.command("create")
+    def metadata_create(
+        index: Annotated[str, typer.Argument(help="Index name.")],
+        property_name: Annotated[str, typer.Argument(help="Metadata property to index.")],
+        index_type: Annotated[str, typer.Option("--type", help="string, number or boolean.")] = (
+            "string"
+        ),
+        wait: Annotated[bool, typer.Option(help="Wait until it is in effect.")] = True,
+    ) -> None:
+        """Index a metadata property so queries can filter on it (only vectors written
+        afterwards are filterable)."""
+        with _vectorize() as db:
+            mutation = db.create_metadata_index(index, property_name, index_type)
+            if wait:
+                db.wait_for_mutation(index, mutation.mutation_id, timeout=120)
+        typer.echo(f"metadata index on {property_name!r} ({index_type}) for {index}")
+
+    @metadata_app.command("list")
+    def metadata_list(index: Annotated[str, typer.Argument(help="Index name.")]) -> None:
+        """List the metadata indexes of an index."""
+        with _vectorize() as db:
+            for item in db.list_metadata_indexes(index):
+                typer.echo(f"{item.property_name:30} {item.index_type}")
+
+    @metadata_app.command("delete")
+    def metadata_delete(
+        index: Annotated[str, typer.Argument(help="Index name.")],
+        property_name: Annotated[str, typer.Argument(help="Metadata property.")],
+    ) -> None:
+        """Remove a metadata index."""
+        with _vectorize() as db:
+            db.delete_metadata_index(index, property_name)
+        typer.echo(f"removed the metadata index on {property_name!r} from {index}")
 
     @app.command()
     def models() -> None:
