@@ -32,6 +32,9 @@ def test_demo_streams_a_grounded_answer_with_sources() -> None:
     assert "before you write the vectors" in answer  # the corpus sentence that answers it
     assert "Sources:" in text
     assert "vectorize-metadata-filters.md" in text.split("Sources:")[1]
+    langchain = text.split("Answer (LangChain RAG chain, streamed):")[1]
+    assert "before you write the vectors" in langchain.split("Sources:")[0]
+    assert "vectorize-metadata-filters.md#3" in langchain.split("Sources:")[1]
     filtered = text.split("Filtered retrieval")[1]
     assert "ai-gateway.md" in filtered
     assert "vectorize" not in filtered.split(":", 1)[1].split("\n")[0].replace("ai-gateway", "")

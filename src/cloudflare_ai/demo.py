@@ -138,8 +138,11 @@ def answer_stream(
             yield chunk.text
 
 
-def run(question: str = DEFAULT_QUESTION, *, out: TextIO = sys.stdout) -> str:
-    """Ingest the bundled corpus, retrieve for ``question`` and stream a grounded answer."""
+def run(
+    question: str = DEFAULT_QUESTION, *, out: TextIO = sys.stdout, frameworks: bool = True
+) -> str:
+    """Ingest the bundled corpus, retrieve for ``question`` and stream a grounded answer:
+    with the core client, then through LangChain and LlamaIndex (``frameworks``)."""
     from .environment import cloudflare_or_local
 
     with cloudflare_or_local() as connection:
@@ -171,7 +174,11 @@ def run(question: str = DEFAULT_QUESTION, *, out: TextIO = sys.stdout) -> str:
                 + ", ".join(p["source"] for p in filtered),
                 file=out,
             )
-            return "".join(parts)
+        if frameworks:
+            from . import demo_frameworks
+
+            demo_frameworks.run(connection, question, out)
+        return "".join(parts)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -175,8 +175,8 @@ def _single_type(schema: Mapping[str, Any], params: Mapping[str, Any]) -> dict[s
                     entry = {**chosen, **entry}
                 break
         if "type" not in entry and "enum" in entry:
-            values = entry["enum"]
-            entry["type"] = "number" if all(isinstance(v, int | float) for v in values) else "string"
+            numeric = all(isinstance(v, int | float) for v in entry["enum"])
+            entry["type"] = "number" if numeric else "string"
     return entry
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .chat_models import ChatWorkersAI
     from .embeddings import WorkersAIEmbeddings
     from .llms import WorkersAI
+    from .vectorstores import VectorizeVectorStore
 
 _EXPORTS = {
     "ChatWorkersAI": "chat_models",

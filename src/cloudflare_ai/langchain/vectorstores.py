@@ -1,0 +1,948 @@
+"""``VectorizeVectorStore``: a LangChain vector store over a Cloudflare Vectorize index.
+
+Every HTTP request goes through the core :class:`~cloudflare_ai.VectorizeClient` (sync) or
+:class:`~cloudflare_ai.AsyncVectorizeClient` (async, one per event loop), which validates
+writes before sending, chunks them, retries transient failures and waits for mutations.
+This module only translates between LangChain's interface and those clients.
+
+Where the text lives
+    By default a document's text is stored in its vector's metadata under ``text_key``
+    (``"text"``), so every search returns ``page_content`` with no second database. Vectorize
+    allows 10 KiB of metadata per vector: a document whose text plus metadata is larger is
+    refused *before anything is sent*, with an error naming its id and position. With
+    ``docstore=`` (any LangChain ``BaseStore[str, str]``, e.g. ``InMemoryStore`` or a
+    persistent store) the text goes to the docstore, keyed by vector id, and only the
+    metadata goes to Vectorize. The trade-off: no size limit on text, but each search and
+    ``get_by_ids`` makes one extra docstore lookup, and the two stores are not written
+    atomically (the docstore is written first; texts of a write that then fails are orphans
+    that no search can reach).
+
+Ids
+    Missing ids are derived from the content: a UUIDv5 of the namespace, the text, the
+    metadata as canonical JSON, and an occurrence counter that tells identical documents of
+    one call apart. Re-running the same ingestion therefore overwrites instead of duplicating.
+
+Scores
+    ``similarity_search_with_score`` returns Vectorize's raw score, whose meaning depends on
+    the index metric: cosine similarity (higher is closer), euclidean distance (lower is
+    closer) or the *negative* dot product (lower is closer). Relevance scores (``[0, 1]``,
+    1 = closest) are ``(s + 1) / 2`` for cosine, ``1 / (1 + d)`` for euclidean and
+    ``1 / (1 + exp(score))`` (the logistic function of the dot product) for dot-product.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Self, cast, get_args
+
+import numpy as np
+import orjson
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.stores import BaseStore
+from langchain_core.vectorstores import VectorStore
+from langchain_core.vectorstores.utils import maximal_marginal_relevance
+from pydantic import SecretStr
+
+from .. import limits
+from ..errors import ValidationError
+from ..transport import RetryPolicy
+from ..types import Index, Match, MetadataIndex, Mutation, VectorRecord
+from ..validation import (
+    check_id,
+    check_index_name,
+    check_metadata,
+    check_namespace,
+    check_unique_ids,
+)
+from ..vectorize import AsyncVectorizeClient, Metric, Vector, VectorizeClient
+from ._common import resolve_settings, running_loop
+from .filters import FilterTranslationError, UnindexedFilterWarning, to_vectorize_filter
+
+__all__ = [
+    "FilterTranslationError",
+    "TopKCappedWarning",
+    "UnindexedFilterWarning",
+    "VectorizeVectorStore",
+]
+
+#: Namespace of the UUIDv5 ids generated for documents without one (fixed forever: changing
+#: it would make re-ingestion duplicate everything).
+ID_NAMESPACE = uuid.UUID("5b0c6f0e-3f5e-5d55-9b8e-6c0a7e2f4d11")
+
+#: Every search asks for all metadata (it holds the text), so Vectorize's smaller cap applies.
+MAX_K = limits.MAX_TOP_K_WITH_VALUES_OR_METADATA
+
+#: Keyword arguments of the retriever that only MMR uses; a similarity search ignores them.
+_MMR_ONLY = frozenset({"fetch_k", "lambda_mult"})
+_STORE_OPTIONS = frozenset(
+    {
+        "text_key",
+        "namespace",
+        "wait_for_writes",
+        "wait_timeout",
+        "account_id",
+        "api_token",
+        "base_url",
+        "timeout",
+        "max_retries",
+        "max_concurrency",
+        "retry_policy",
+        "docstore",
+    }
+)
+
+
+class TopKCappedWarning(UserWarning):
+    """``k`` (or ``fetch_k``) was above what one Vectorize query can return, and was lowered."""
+
+
+@dataclass(slots=True)
+class _WriteOptions:
+    namespace: str | None
+    upsert: bool
+    wait: bool
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Documents checked and ready to write, waiting only for their embeddings."""
+
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict[str, Any]]
+    namespace: str | None
+
+    def vectors(self, values: Sequence[Sequence[float]]) -> list[Vector]:
+        if len(values) != len(self.ids):
+            raise ValidationError(
+                f"the embeddings returned {len(values)} vectors for {len(self.ids)} texts"
+            )
+        return [
+            Vector(i, v, m or None, self.namespace)
+            for i, v, m in zip(self.ids, values, self.metadatas, strict=True)
+        ]
+
+
+@dataclass(slots=True)
+class _Query:
+    top_k: int
+    filter: dict[str, Any] | None
+    namespace: str | None
+    return_values: bool
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "top_k": self.top_k,
+            "filter": self.filter,
+            "namespace": self.namespace,
+            "return_values": self.return_values,
+            "return_metadata": "all",
+        }
+
+
+def _reject_unknown(kwargs: Mapping[str, Any], method: str, ignore: Iterable[str] = ()) -> None:
+    unknown = sorted(set(kwargs) - set(ignore))
+    if unknown:
+        raise TypeError(f"{method}() got unexpected keyword arguments: {', '.join(unknown)}")
+
+
+def _generated_id(namespace: str | None, text: str, metadata: Mapping[str, Any], n: int) -> str:
+    canonical = orjson.dumps([namespace, text, metadata, n], option=orjson.OPT_SORT_KEYS)
+    return str(uuid.uuid5(ID_NAMESPACE, canonical.decode()))
+
+
+def _cosine_relevance(score: float) -> float:
+    return min(1.0, max(0.0, (score + 1.0) / 2.0))
+
+
+def _euclidean_relevance(distance: float) -> float:
+    return 1.0 / (1.0 + max(distance, 0.0))
+
+
+def _dot_product_relevance(score: float) -> float:
+    # score = -(q · v): the logistic function of the dot product, computed without overflow.
+    if score >= 0:
+        e = math.exp(-score)
+        return e / (1.0 + e)
+    return 1.0 / (1.0 + math.exp(score))
+
+
+_RELEVANCE: dict[str, Callable[[float], float]] = {
+    "cosine": _cosine_relevance,
+    "euclidean": _euclidean_relevance,
+    "dot-product": _dot_product_relevance,
+}
+
+
+class VectorizeVectorStore(VectorStore):
+    """LangChain vector store over one Cloudflare Vectorize index.
+
+    Args:
+        embedding: Embeddings used for documents and queries.
+        index_name: The Vectorize index (create it with :meth:`create_index` or
+            :meth:`from_texts` if it does not exist).
+        text_key: Metadata key holding each document's text (unless ``docstore`` is set).
+        namespace: Default Vectorize namespace for writes and searches.
+        wait_for_writes: Make writes and deletes return only once searchable (polls the
+            index's ``info``; Vectorize applies mutations asynchronously). Per call: ``wait=``.
+        wait_timeout: Seconds to wait for a write before ``MutationTimeoutError``.
+        account_id, api_token, base_url, timeout, max_retries, max_concurrency: connection
+            settings, falling back to ``CLOUDFLARE_ACCOUNT_ID``, ``CLOUDFLARE_API_TOKEN``,
+            ``CLOUDFLARE_BASE_URL``.
+        retry_policy: The core's retry policy (backoff, ``Retry-After`` handling).
+        docstore: Where texts go instead of Vectorize metadata (see the module docstring).
+
+    Search keyword arguments: ``filter`` (LangChain filter dict, translated by
+    :func:`~cloudflare_ai.langchain.filters.to_vectorize_filter`; what Vectorize cannot
+    express raises) and ``namespace``. Write keyword arguments: ``namespace``,
+    ``upsert`` (default True; False inserts, keeping existing vectors of the same id) and
+    ``wait``.
+    """
+
+    def __init__(
+        self,
+        embedding: Embeddings,
+        index_name: str,
+        *,
+        text_key: str = "text",
+        namespace: str | None = None,
+        wait_for_writes: bool = False,
+        wait_timeout: float = 120.0,
+        account_id: str | None = None,
+        api_token: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        max_concurrency: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        docstore: BaseStore[str, str] | None = None,
+    ) -> None:
+        self._embedding = embedding
+        self.index_name = check_index_name(index_name)
+        check_metadata({text_key: ""})  # a valid metadata key
+        self.text_key = text_key
+        self.namespace = check_namespace(namespace) if namespace is not None else None
+        self.wait_for_writes = wait_for_writes
+        self.wait_timeout = wait_timeout
+        self.docstore = docstore
+        self._settings = resolve_settings(
+            account_id=account_id,
+            api_token=api_token,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_concurrency=max_concurrency,
+        )
+        self._retry = retry_policy
+        self._client: VectorizeClient | None = None
+        self._async_client: tuple[object, AsyncVectorizeClient] | None = None
+        self._metric: Metric | None = None
+        self._indexed: frozenset[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"VectorizeVectorStore(index_name={self.index_name!r}, namespace={self.namespace!r})"
+
+    # --- clients ----------------------------------------------------------------------------
+    @property
+    def embeddings(self) -> Embeddings:
+        return self._embedding
+
+    @property
+    def client(self) -> VectorizeClient:
+        """The synchronous core client (created on first use)."""
+        if self._client is None:
+            self._client = VectorizeClient(settings=self._settings, retry=self._retry)
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncVectorizeClient:
+        """The asynchronous core client of the running event loop (httpx async pools belong
+        to the loop they were first used on)."""
+        loop = running_loop()
+        if self._async_client is None or self._async_client[0] is not loop:
+            client = AsyncVectorizeClient(settings=self._settings, retry=self._retry)
+            self._async_client = (loop, client)
+        return self._async_client[1]
+
+    def close(self) -> None:
+        """Close the synchronous client's connection pool."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the current event loop's async client."""
+        if self._async_client is not None:
+            await self._async_client[1].aclose()
+            self._async_client = None
+
+    # --- index management -------------------------------------------------------------------
+    def create_index(
+        self,
+        dimensions: int | None = None,
+        metric: Metric = "cosine",
+        *,
+        exist_ok: bool = True,
+        description: str | None = None,
+    ) -> Index:
+        """Create the index (``dimensions`` default: the embeddings' ``dimensions`` attribute,
+        else the length of one embedded probe text). An existing index of the same
+        configuration is fine with ``exist_ok``; a different one is an error naming both."""
+        if dimensions is None:
+            dimensions = self._declared_dimensions() or len(self._embedding.embed_query("probe"))
+        index = self.client.create_index(
+            self.index_name,
+            dimensions=dimensions,
+            metric=metric,
+            description=description,
+            exist_ok=exist_ok,
+        )
+        self._metric = index.config.metric
+        return index
+
+    async def acreate_index(
+        self,
+        dimensions: int | None = None,
+        metric: Metric = "cosine",
+        *,
+        exist_ok: bool = True,
+        description: str | None = None,
+    ) -> Index:
+        if dimensions is None:
+            dimensions = self._declared_dimensions() or len(
+                await self._embedding.aembed_query("probe")
+            )
+        index = await self.async_client.create_index(
+            self.index_name,
+            dimensions=dimensions,
+            metric=metric,
+            description=description,
+            exist_ok=exist_ok,
+        )
+        self._metric = index.config.metric
+        return index
+
+    def delete_index(self, *, missing_ok: bool = False) -> None:
+        """Delete the whole index and every vector in it (not the docstore's texts)."""
+        self.client.delete_index(self.index_name, missing_ok=missing_ok)
+        self._metric = None
+        self._indexed = None
+
+    async def adelete_index(self, *, missing_ok: bool = False) -> None:
+        await self.async_client.delete_index(self.index_name, missing_ok=missing_ok)
+        self._metric = None
+        self._indexed = None
+
+    def create_metadata_index(
+        self, property_name: str, index_type: str = "string", *, wait: bool | None = None
+    ) -> Mutation:
+        """Index a metadata property so filters can use it. Only vectors written *after* the
+        index exists are filterable on it: create metadata indexes before adding documents
+        (or re-add them)."""
+        mutation = self.client.create_metadata_index(self.index_name, property_name, index_type)
+        self._indexed = None  # listed again on the next filtered search
+        if self._wait(wait):
+            self.client.wait_for_mutation(
+                self.index_name,
+                mutation.mutation_id,
+                timeout=self.wait_timeout,
+                since=mutation.accepted_at,
+            )
+        return mutation
+
+    async def acreate_metadata_index(
+        self, property_name: str, index_type: str = "string", *, wait: bool | None = None
+    ) -> Mutation:
+        client = self.async_client
+        mutation = await client.create_metadata_index(self.index_name, property_name, index_type)
+        self._indexed = None
+        if self._wait(wait):
+            await client.wait_for_mutation(
+                self.index_name,
+                mutation.mutation_id,
+                timeout=self.wait_timeout,
+                since=mutation.accepted_at,
+            )
+        return mutation
+
+    def list_metadata_indexes(self) -> list[MetadataIndex]:
+        indexes = self.client.list_metadata_indexes(self.index_name)
+        self._indexed = frozenset(m.property_name for m in indexes)
+        return indexes
+
+    async def alist_metadata_indexes(self) -> list[MetadataIndex]:
+        indexes = await self.async_client.list_metadata_indexes(self.index_name)
+        self._indexed = frozenset(m.property_name for m in indexes)
+        return indexes
+
+    def _declared_dimensions(self) -> int | None:
+        value = getattr(self._embedding, "dimensions", None)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def _wait(self, wait: bool | None) -> bool:
+        return self.wait_for_writes if wait is None else bool(wait)
+
+    # --- writes -----------------------------------------------------------------------------
+    def _write_options(self, kwargs: dict[str, Any], method: str) -> _WriteOptions:
+        namespace = kwargs.pop("namespace", self.namespace)
+        upsert = bool(kwargs.pop("upsert", True))
+        wait = self._wait(kwargs.pop("wait", None))
+        _reject_unknown(kwargs, method)
+        if namespace is not None:
+            check_namespace(namespace)
+        return _WriteOptions(namespace, upsert, wait)
+
+    def _prepare(
+        self,
+        texts: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any] | None] | None,
+        ids: Sequence[str | None] | None,
+        namespace: str | None,
+    ) -> _Batch:
+        """Check every document and give each an id, before any embedding or request."""
+        if metadatas is not None and len(metadatas) != len(texts):
+            raise ValidationError(f"got {len(metadatas)} metadatas for {len(texts)} texts")
+        if ids is not None and len(ids) != len(texts):
+            raise ValidationError(f"got {len(ids)} ids for {len(texts)} texts")
+        out_ids: list[str] = []
+        out_metadatas: list[dict[str, Any]] = []
+        seen: dict[bytes, int] = {}
+        for position, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ValidationError(
+                    f"document at position {position}: text must be a string, "
+                    f"got {type(text).__name__}",
+                    position=position,
+                )
+            given = ids[position] if ids is not None else None
+            metadata = dict(metadatas[position] or {}) if metadatas is not None else {}
+            check_metadata(metadata, given, position)
+            if given is None:
+                key = orjson.dumps([text, metadata], option=orjson.OPT_SORT_KEYS)
+                seen[key] = occurrence = seen.get(key, -1) + 1
+                given = _generated_id(namespace, text, metadata, occurrence)
+            vector_id = check_id(given, position)
+            if self.docstore is None:
+                if self.text_key in metadata:
+                    raise ValidationError(
+                        f"document {vector_id!r} at position {position}: its metadata has the "
+                        f"key {self.text_key!r}, where this store keeps the text; choose "
+                        "another text_key",
+                        item=vector_id,
+                        position=position,
+                        field=self.text_key,
+                    )
+                metadata[self.text_key] = text
+                self._check_size(metadata, vector_id, position, text)
+            out_ids.append(vector_id)
+            out_metadatas.append(metadata)
+        check_unique_ids(out_ids)
+        return _Batch(out_ids, list(texts), out_metadatas, namespace)
+
+    @staticmethod
+    def _check_size(metadata: Mapping[str, Any], vector_id: str, position: int, text: str) -> None:
+        try:
+            check_metadata(metadata, vector_id, position)
+        except ValidationError as exc:
+            if exc.field != "metadata":
+                raise
+            raise ValidationError(
+                f"document {vector_id!r} at position {position} is too large for Vectorize: "
+                f"its text ({len(text.encode())} bytes) and metadata are stored together as "
+                f"metadata, limited to {limits.MAX_METADATA_BYTES} bytes of JSON ({exc}). "
+                "Split it into smaller chunks, or pass docstore= to keep texts elsewhere.",
+                item=vector_id,
+                position=position,
+                field="metadata",
+            ) from None
+
+    def _docstore_items(
+        self, batch: _Batch, existing: Sequence[str | None] | None
+    ) -> list[tuple[str, str]]:
+        """Texts for the docstore; an insert does not replace texts of existing vectors."""
+        pairs = list(zip(batch.ids, batch.texts, strict=True))
+        if existing is None:
+            return pairs
+        return [pair for pair, old in zip(pairs, existing, strict=True) if old is None]
+
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[Any, Any]] | None = None,
+        *,
+        ids: Sequence[str | None] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed and write texts; returns their ids in input order.
+
+        Keyword arguments: ``namespace``, ``upsert`` (default True; False = insert, where an
+        existing id keeps its vector), ``wait`` (default ``wait_for_writes``).
+        """
+        options = self._write_options(kwargs, "add_texts")
+        texts = list(texts)
+        batch = self._prepare(texts, metadatas, ids, options.namespace)
+        if not texts:
+            return []
+        return self._write(batch, self._embedding.embed_documents(texts), options)
+
+    def _write(
+        self, batch: _Batch, values: Sequence[Sequence[float]], options: _WriteOptions
+    ) -> list[str]:
+        vectors = batch.vectors(values)
+        if self.docstore is not None:
+            existing = None if options.upsert else self.docstore.mget(batch.ids)
+            self.docstore.mset(self._docstore_items(batch, existing))
+        write = self.client.upsert if options.upsert else self.client.insert
+        write(self.index_name, vectors, wait=options.wait, wait_timeout=self.wait_timeout)
+        return batch.ids
+
+    async def aadd_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[Any, Any]] | None = None,
+        *,
+        ids: Sequence[str | None] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        options = self._write_options(kwargs, "aadd_texts")
+        texts = list(texts)
+        batch = self._prepare(texts, metadatas, ids, options.namespace)
+        if not texts:
+            return []
+        return await self._awrite(batch, await self._embedding.aembed_documents(texts), options)
+
+    async def _awrite(
+        self, batch: _Batch, values: Sequence[Sequence[float]], options: _WriteOptions
+    ) -> list[str]:
+        vectors = batch.vectors(values)
+        if self.docstore is not None:
+            existing = None if options.upsert else await self.docstore.amget(batch.ids)
+            await self.docstore.amset(self._docstore_items(batch, existing))
+        client = self.async_client
+        write = client.upsert if options.upsert else client.insert
+        await write(self.index_name, vectors, wait=options.wait, wait_timeout=self.wait_timeout)
+        return batch.ids
+
+    # --- delete and get ---------------------------------------------------------------------
+    @staticmethod
+    def _delete_options(ids: list[str] | None, kwargs: dict[str, Any]) -> tuple[bool, bool | None]:
+        delete_all = bool(kwargs.pop("delete_all", False))
+        wait = kwargs.pop("wait", None)
+        _reject_unknown(kwargs, "delete")
+        if ids is None and not delete_all:
+            raise ValueError(
+                "delete() needs ids: Vectorize deletes vectors by id only. To empty the whole "
+                "index (every namespace), call delete(delete_all=True) or delete_index()."
+            )
+        if ids is not None and delete_all:
+            raise ValueError("pass either ids or delete_all=True, not both")
+        return delete_all, wait
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        """Delete vectors by id (unknown ids are ignored) and their docstore texts.
+
+        ``ids=None`` raises, rather than emptying the index by accident; ``delete_all=True``
+        lists every id of the index (all namespaces) and deletes them. ``wait=`` overrides
+        ``wait_for_writes``.
+        """
+        delete_all, wait = self._delete_options(ids, kwargs)
+        if delete_all:
+            ids = list(self.client.iter_ids(self.index_name))
+        targets = list(dict.fromkeys(ids or []))
+        if not targets:
+            return True
+        mutations = self.client.delete_by_ids(self.index_name, targets)
+        if self.docstore is not None:
+            self.docstore.mdelete(targets)
+        if self._wait(wait) and mutations:
+            last = mutations[-1]
+            self.client.wait_for_mutation(
+                self.index_name, last.mutation_id, timeout=self.wait_timeout, since=last.accepted_at
+            )
+        return True
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        delete_all, wait = self._delete_options(ids, kwargs)
+        client = self.async_client
+        if delete_all:
+            ids = [vector_id async for vector_id in client.iter_ids(self.index_name)]
+        targets = list(dict.fromkeys(ids or []))
+        if not targets:
+            return True
+        mutations = await client.delete_by_ids(self.index_name, targets)
+        if self.docstore is not None:
+            await self.docstore.amdelete(targets)
+        if self._wait(wait) and mutations:
+            last = mutations[-1]
+            await client.wait_for_mutation(
+                self.index_name, last.mutation_id, timeout=self.wait_timeout, since=last.accepted_at
+            )
+        return True
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Documents with these ids, in the order asked; unknown ids are simply absent."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        records = self.client.get_by_ids(self.index_name, wanted)
+        ordered = self._ordered(records, wanted)
+        texts = self.docstore.mget([r.id for r in ordered]) if self.docstore is not None else None
+        return self._documents([(r.id, r.metadata) for r in ordered], texts)
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        records = await self.async_client.get_by_ids(self.index_name, wanted)
+        ordered = self._ordered(records, wanted)
+        texts = (
+            await self.docstore.amget([r.id for r in ordered])
+            if self.docstore is not None
+            else None
+        )
+        return self._documents([(r.id, r.metadata) for r in ordered], texts)
+
+    @staticmethod
+    def _ordered(records: Sequence[VectorRecord], wanted: Sequence[str]) -> list[VectorRecord]:
+        rank = {vector_id: i for i, vector_id in enumerate(wanted)}
+        return sorted((r for r in records if r.id in rank), key=lambda r: rank[r.id])
+
+    # --- documents from results -------------------------------------------------------------
+    def _documents(
+        self,
+        items: Sequence[tuple[str, Mapping[str, Any] | None]],
+        docstore_texts: Sequence[str | None] | None,
+    ) -> list[Document]:
+        """Documents from (id, metadata) pairs: the text comes out of the metadata (or from
+        the docstore), the metadata is returned exactly as written."""
+        documents: list[Document] = []
+        textless: list[str] = []
+        for position, (vector_id, stored) in enumerate(items):
+            metadata = dict(stored or {})
+            text: Any
+            if docstore_texts is not None:
+                text = docstore_texts[position]
+            else:
+                text = metadata.pop(self.text_key, None)
+            if not isinstance(text, str):
+                textless.append(vector_id)
+                text = ""
+            documents.append(Document(page_content=text, metadata=metadata, id=vector_id))
+        if textless:
+            where = "in the docstore" if docstore_texts is not None else f"{self.text_key!r}"
+            warnings.warn(
+                f"{len(textless)} vector(s) of index {self.index_name!r} have no text "
+                f"{where} (ids {textless[:5]}); returned with empty page_content",
+                UserWarning,
+                stacklevel=4,
+            )
+        return documents
+
+    def _scored(
+        self, matches: Sequence[Match], docstore_texts: Sequence[str | None] | None
+    ) -> list[tuple[Document, float]]:
+        documents = self._documents([(m.id, m.metadata) for m in matches], docstore_texts)
+        return [(d, m.score) for d, m in zip(documents, matches, strict=True)]
+
+    # --- queries ----------------------------------------------------------------------------
+    def _query_options(
+        self, k: int, kwargs: dict[str, Any], method: str, *, values: bool = False
+    ) -> _Query:
+        """Shared request building of every search (no I/O)."""
+        filter = kwargs.pop("filter", None)
+        namespace = kwargs.pop("namespace", self.namespace)
+        _reject_unknown(kwargs, method, ignore=() if values else _MMR_ONLY)
+        what = "fetch_k" if values else "k"
+        if isinstance(k, int) and not isinstance(k, bool) and k > MAX_K:
+            warnings.warn(
+                f"{what}={k} is more than one Vectorize query returns with metadata (which "
+                f"holds each document's text): at most {MAX_K}; returning the best {MAX_K}",
+                TopKCappedWarning,
+                stacklevel=4,
+            )
+            k = MAX_K
+        return _Query(k, to_vectorize_filter(filter), namespace, values)
+
+    def _flag_unindexed(self, query: _Query, indexed: frozenset[str]) -> None:
+        missing = [p for p in query.filter or {} if p not in indexed]
+        if missing:
+            warnings.warn(
+                f"filter on {', '.join(map(repr, missing))}, which has no metadata index in "
+                f"Vectorize index {self.index_name!r}: Vectorize only filters on properties "
+                "indexed before the vectors were written, so this filter matches nothing "
+                "(or everything, for $ne/$nin). Call create_metadata_index(...) first, then "
+                "(re-)add the documents.",
+                UnindexedFilterWarning,
+                stacklevel=5,
+            )
+
+    def _query(self, vector: Sequence[float], query: _Query) -> tuple[list[Match], Any]:
+        if query.filter:
+            if self._indexed is None:
+                self.list_metadata_indexes()
+            self._flag_unindexed(query, cast(frozenset[str], self._indexed))
+        matches = self.client.query(self.index_name, vector, **query.kwargs()).matches
+        texts = (
+            self.docstore.mget([m.id for m in matches])
+            if self.docstore is not None and matches
+            else None
+        )
+        return matches, texts
+
+    async def _aquery(self, vector: Sequence[float], query: _Query) -> tuple[list[Match], Any]:
+        if query.filter:
+            if self._indexed is None:
+                await self.alist_metadata_indexes()
+            self._flag_unindexed(query, cast(frozenset[str], self._indexed))
+        matches = (await self.async_client.query(self.index_name, vector, **query.kwargs())).matches
+        texts = (
+            await self.docstore.amget([m.id for m in matches])
+            if self.docstore is not None and matches
+            else None
+        )
+        return matches, texts
+
+    def similarity_search_with_score_by_vector(
+        self, embedding: Sequence[float], k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Nearest documents to a vector with Vectorize's raw scores (see the module doc)."""
+        query = self._query_options(k, kwargs, "similarity_search")
+        return self._scored(*self._query(embedding, query))
+
+    async def asimilarity_search_with_score_by_vector(
+        self, embedding: Sequence[float], k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        query = self._query_options(k, kwargs, "similarity_search")
+        return self._scored(*await self._aquery(embedding, query))
+
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Nearest documents with Vectorize's raw score: cosine similarity (higher is closer),
+        euclidean distance or negative dot product (lower is closer)."""
+        options = self._query_options(k, kwargs, "similarity_search")
+        vector = self._embedding.embed_query(query)
+        return self._scored(*self._query(vector, options))
+
+    async def asimilarity_search_with_score(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        options = self._query_options(k, kwargs, "similarity_search")
+        vector = await self._embedding.aembed_query(query)
+        return self._scored(*await self._aquery(vector, options))
+
+    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        return [doc for doc, _ in self.similarity_search_with_score(query, k, **kwargs)]
+
+    async def asimilarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        pairs = await self.asimilarity_search_with_score(query, k, **kwargs)
+        return [doc for doc, _ in pairs]
+
+    def similarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, **kwargs: Any
+    ) -> list[Document]:
+        pairs = self.similarity_search_with_score_by_vector(embedding, k, **kwargs)
+        return [doc for doc, _ in pairs]
+
+    async def asimilarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, **kwargs: Any
+    ) -> list[Document]:
+        pairs = await self.asimilarity_search_with_score_by_vector(embedding, k, **kwargs)
+        return [doc for doc, _ in pairs]
+
+    # --- relevance --------------------------------------------------------------------------
+    def index_metric(self) -> Metric:
+        """The index's distance metric (read once with ``get_index``, then remembered)."""
+        if self._metric is None:
+            self._metric = self.client.get_index(self.index_name).config.metric
+        return self._metric
+
+    async def aindex_metric(self) -> Metric:
+        if self._metric is None:
+            self._metric = (await self.async_client.get_index(self.index_name)).config.metric
+        return self._metric
+
+    @staticmethod
+    def relevance_score_fn(metric: Metric) -> Callable[[float], float]:
+        """Raw Vectorize score → relevance in ``[0, 1]`` (1 = closest), monotone in closeness:
+        cosine ``(s + 1) / 2``; euclidean ``1 / (1 + d)``; dot-product (Vectorize returns
+        the negative dot product) ``1 / (1 + exp(score))``."""
+        if metric not in get_args(Metric):
+            raise ValidationError(f"unknown Vectorize metric {metric!r}")
+        return _RELEVANCE[metric]
+
+    def _select_relevance_score_fn(self) -> Callable[[float], float]:
+        return self.relevance_score_fn(self.index_metric())
+
+    def _similarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        relevance = self._select_relevance_score_fn()
+        return [(d, relevance(s)) for d, s in self.similarity_search_with_score(query, k, **kwargs)]
+
+    async def _asimilarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        relevance = self.relevance_score_fn(await self.aindex_metric())
+        pairs = await self.asimilarity_search_with_score(query, k, **kwargs)
+        return [(d, relevance(s)) for d, s in pairs]
+
+    # --- maximal marginal relevance ---------------------------------------------------------
+    def _mmr(
+        self,
+        embedding: Sequence[float],
+        matches: Sequence[Match],
+        texts: Sequence[str | None] | None,
+        k: int,
+        lambda_mult: float,
+    ) -> list[Document]:
+        candidates = [m for m in matches if m.values]
+        if not candidates:
+            return []
+        chosen = maximal_marginal_relevance(
+            np.asarray(embedding, dtype=np.float64),
+            [cast(list[float], m.values) for m in candidates],
+            lambda_mult=lambda_mult,
+            k=min(k, len(candidates)),
+        )
+        if texts is not None:
+            by_id = {m.id: t for m, t in zip(matches, texts, strict=True)}
+            texts = [by_id[candidates[i].id] for i in chosen]
+        return self._documents([(candidates[i].id, candidates[i].metadata) for i in chosen], texts)
+
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: Sequence[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """One query for ``fetch_k`` candidates with their vectors (at most 50 per Vectorize
+        query), then MMR client-side: ``k`` results balancing relevance and diversity
+        (``lambda_mult`` 1 = relevance only, 0 = diversity only)."""
+        query = self._query_options(
+            max(k, fetch_k), kwargs, "max_marginal_relevance_search", values=True
+        )
+        matches, texts = self._query(embedding, query)
+        return self._mmr(embedding, matches, texts, k, lambda_mult)
+
+    async def amax_marginal_relevance_search_by_vector(
+        self,
+        embedding: Sequence[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        **kwargs: Any,
+    ) -> list[Document]:
+        query = self._query_options(
+            max(k, fetch_k), kwargs, "max_marginal_relevance_search", values=True
+        )
+        matches, texts = await self._aquery(embedding, query)
+        return self._mmr(embedding, matches, texts, k, lambda_mult)
+
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        **kwargs: Any,
+    ) -> list[Document]:
+        vector = self._embedding.embed_query(query)
+        return self.max_marginal_relevance_search_by_vector(
+            vector, k, fetch_k, lambda_mult, **kwargs
+        )
+
+    async def amax_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        **kwargs: Any,
+    ) -> list[Document]:
+        vector = await self._embedding.aembed_query(query)
+        return await self.amax_marginal_relevance_search_by_vector(
+            vector, k, fetch_k, lambda_mult, **kwargs
+        )
+
+    # --- construction from texts ------------------------------------------------------------
+    @staticmethod
+    def _split_from_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        store = {k: v for k, v in kwargs.items() if k in _STORE_OPTIONS}
+        write = {k: v for k, v in kwargs.items() if k not in _STORE_OPTIONS}
+        return store, write
+
+    @classmethod
+    def _new(cls, embedding: Embeddings, index_name: str | None, kwargs: dict[str, Any]) -> Self:
+        if index_name is None:
+            raise ValueError("from_texts / from_documents need index_name=...")
+        return cls(embedding, index_name, **kwargs)
+
+    def _dimensions_for(
+        self, dimensions: int | None, vectors: Sequence[Sequence[float]]
+    ) -> int | None:
+        if dimensions is not None:
+            return dimensions
+        if vectors:
+            return len(vectors[0])
+        return self._declared_dimensions()
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[Any, Any]] | None = None,
+        *,
+        ids: Sequence[str | None] | None = None,
+        index_name: str | None = None,
+        metric: Metric = "cosine",
+        dimensions: int | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """Embed texts, create the index if needed (``dimensions`` from the embedded vectors,
+        else the embeddings' ``dimensions`` attribute; ``metric`` default cosine), write the
+        texts and return a store bound to ``index_name``. Other keyword arguments go to the
+        constructor (``text_key``, ``namespace``, ``wait_for_writes``, credentials ...) or to
+        :meth:`add_texts` (``upsert``, ``wait``)."""
+        store_kwargs, write_kwargs = cls._split_from_kwargs(kwargs)
+        store = cls._new(embedding, index_name, store_kwargs)
+        texts = list(texts)
+        options = store._write_options(write_kwargs, "from_texts")
+        batch = store._prepare(texts, metadatas, ids, options.namespace)
+        vectors = embedding.embed_documents(texts) if texts else []
+        store.create_index(store._dimensions_for(dimensions, vectors), metric, exist_ok=True)
+        if texts:
+            store._write(batch, vectors, options)
+        return store
+
+    @classmethod
+    async def afrom_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[Any, Any]] | None = None,
+        *,
+        ids: Sequence[str | None] | None = None,
+        index_name: str | None = None,
+        metric: Metric = "cosine",
+        dimensions: int | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        store_kwargs, write_kwargs = cls._split_from_kwargs(kwargs)
+        store = cls._new(embedding, index_name, store_kwargs)
+        texts = list(texts)
+        options = store._write_options(write_kwargs, "afrom_texts")
+        batch = store._prepare(texts, metadatas, ids, options.namespace)
+        vectors = await embedding.aembed_documents(texts) if texts else []
+        await store.acreate_index(store._dimensions_for(dimensions, vectors), metric, exist_ok=True)
+        if texts:
+            await store._awrite(batch, vectors, options)
+        return store
