@@ -34,11 +34,11 @@ typecheck: $(STAMP)
 
 # Re-record the cassettes from the local emulator (no account needed).
 record: $(STAMP)
-	$(VENV)/bin/pytest tests/client --record-mode=rewrite -p no:randomly
+	$(VENV)/bin/pytest tests --record-mode=rewrite -m vcr
 
 # Record against real Cloudflare into cassettes/live/ (needs credentials).
 record-live: $(STAMP)
-	CLOUDFLARE_AI_LIVE=1 $(VENV)/bin/pytest tests/client --record-mode=rewrite
+	CLOUDFLARE_AI_LIVE=1 $(VENV)/bin/pytest tests --record-mode=rewrite -m "vcr or live"
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 constraints: | $(PY)

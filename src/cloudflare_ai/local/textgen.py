@@ -200,11 +200,29 @@ class Conversation:
         return count_tokens(self.all_text)
 
 
+_QUESTION_MARKER = re.compile(r"(?:^|\n)\s*(?:question|query)\s*:\s*", re.IGNORECASE)
+
+
+def split_question(text: str) -> tuple[str, str]:
+    """(context, question) of a message that carries both, as RAG prompt templates write it
+    ("Context: … Question: …", or the question in the last paragraph after the context)."""
+    markers = list(_QUESTION_MARKER.finditer(text))
+    if markers:
+        marker = markers[-1]
+        return text[: marker.start()].strip(), text[marker.end() :].strip()
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    last = paragraphs[-1].strip() if paragraphs else ""
+    if len(paragraphs) > 1 and last.endswith("?") and len(last.split()) <= 40:
+        return "\n\n".join(paragraphs[:-1]), last
+    return "", text
+
+
 def conversation_from(body: Mapping[str, Any]) -> Conversation:
     """Split a prompt-style or messages-style body into question and context."""
     if isinstance(body.get("prompt"), str):
         prompt = str(body["prompt"])
-        return Conversation(prompt, "", prompt, "user")
+        context, question = split_question(prompt)
+        return Conversation(question, context, prompt, "user")
     messages = body.get("messages")
     if not isinstance(messages, list):
         raw = body.get("input")
@@ -222,6 +240,9 @@ def conversation_from(body: Mapping[str, Any]) -> Conversation:
         for i, (role, text) in enumerate(texts)
         if i != last_user and role in ("system", "user", "tool", "developer")
     )
+    inline_context, question = split_question(question)
+    if inline_context:
+        context = f"{context}\n{inline_context}" if context else inline_context
     all_text = "\n".join(text for _, text in texts)
     last_role = texts[-1][0] if texts else "user"
     trailing: list[str] = []
@@ -233,6 +254,8 @@ def conversation_from(body: Mapping[str, Any]) -> Conversation:
 
 
 def _arithmetic(question: str) -> str | None:
+    if len(question.split()) > 12:  # only short questions such as "What is 1 + 1?"
+        return None
     match = _ARITH.search(question)
     if not match:
         return None
