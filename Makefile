@@ -14,7 +14,7 @@ $(PY):
 
 $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -c constraints.txt -e ".[dev,all]"
+	$(VENV)/bin/uv pip install --quiet --link-mode=copy --python $(PY) -c constraints.txt -e ".[dev,all]"
 	touch $(STAMP)
 
 install: $(STAMP)

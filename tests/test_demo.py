@@ -35,6 +35,9 @@ def test_demo_streams_a_grounded_answer_with_sources() -> None:
     langchain = text.split("Answer (LangChain RAG chain, streamed):")[1]
     assert "before you write the vectors" in langchain.split("Sources:")[0]
     assert "vectorize-metadata-filters.md#3" in langchain.split("Sources:")[1]
+    llama = text.split("Answer (LlamaIndex query engine, streamed):")[1]
+    assert "before you write the vectors" in llama.split("Sources:")[0]
+    assert "vectorize-metadata-filters.md#3" in llama.split("Sources:")[1]
     filtered = text.split("Filtered retrieval")[1]
     assert "ai-gateway.md" in filtered
     assert "vectorize" not in filtered.split(":", 1)[1].split("\n")[0].replace("ai-gateway", "")

@@ -58,6 +58,7 @@ class CloudflareConnection(BaseModel):
     api_token: SecretStr | None = Field(
         default_factory=lambda: _secret(env_first(API_TOKEN_ENV)),
         alias="api_key",
+        exclude=True,  # never serialised (to_json / model_dump) along with the settings
         description="Cloudflare API token (env CLOUDFLARE_API_TOKEN).",
     )
     base_url: str | None = Field(

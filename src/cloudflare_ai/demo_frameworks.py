@@ -87,15 +87,20 @@ def llama_index_query_engine(
     from .llama_index import VectorizeVectorStore, WorkersAI, WorkersAIEmbedding
 
     kwargs = connection.client_kwargs()
-    store = VectorizeVectorStore(index_name=index_name, wait_for_writes=True, **kwargs)
+    # The store creates the index and the metadata indexes (before its first write).
+    store = VectorizeVectorStore(
+        index_name=index_name, metadata_indexes={"topic": "string"}, wait_for_writes=True, **kwargs
+    )
     embed_model = WorkersAIEmbedding(**kwargs)
-    store.create_index(dimensions=embed_model.dimensions, exist_ok=True)
-    if "topic" not in {m.property_name for m in store.list_metadata_indexes()}:
-        store.create_metadata_index("topic")
     passages = passages if passages is not None else load_corpus()
+    keys = ["source", "title", "topic"]  # shown as sources, kept out of prompts and embeddings
     nodes = [
         TextNode(
-            text=p.text, id_=p.id, metadata={"source": p.source, "title": p.title, **p.metadata}
+            text=p.text,
+            id_=p.id,
+            metadata={"source": p.source, "title": p.title, **p.metadata},
+            excluded_llm_metadata_keys=keys,
+            excluded_embed_metadata_keys=keys,
         )
         for p in passages
     ]
@@ -125,9 +130,9 @@ def stream_langchain(chain: Any, question: str) -> Iterator[tuple[str, list[Any]
 
 
 def run(
-    connection: Connection, question: str, out: TextIO, *, llama_index: bool = False
+    connection: Connection, question: str, out: TextIO, *, llama_index: bool = True
 ) -> dict[str, str]:
-    """Answer ``question`` through LangChain (and LlamaIndex), streaming, with sources."""
+    """Answer ``question`` through LangChain and LlamaIndex, streaming, with sources."""
     answers: dict[str, str] = {}
     chain = langchain_rag(connection)
     print("\nAnswer (LangChain RAG chain, streamed): ", end="", file=out, flush=True)

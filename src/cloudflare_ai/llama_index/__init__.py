@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .embeddings import WorkersAIEmbedding
     from .llms import WorkersAI
+    from .vector_stores import VectorizeVectorStore
 
 _EXPORTS = {
     "WorkersAI": "llms",
