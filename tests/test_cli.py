@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -16,6 +17,12 @@ from cloudflare_ai.local import LocalCloudflare
 def emulator() -> Iterator[LocalCloudflare]:
     with LocalCloudflare() as cf:
         yield cf
+
+
+@pytest.fixture(autouse=True)
+def _no_local_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Without credentials the CLI keeps emulator data here; never in the user's home.
+    monkeypatch.setenv("CLOUDFLARE_AI_LOCAL_DIR", str(tmp_path / "local-data"))
 
 
 @pytest.fixture
@@ -58,21 +65,31 @@ def test_errors_are_one_readable_line(
         main()
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[0].startswith("cloudflare-ai: ")
-    assert "HTTP 404" in err[0]
-    assert "--debug" in err[1]
+    errors = [line for line in err if line.startswith("cloudflare-ai: ")]
+    assert len(errors) == 1
+    assert "HTTP 404" in errors[0]
+    assert "--debug" in err[-1]
     assert "Traceback" not in "\n".join(err)
 
 
-def test_missing_credentials_say_what_to_set(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_without_credentials_the_local_emulator_is_used_and_said_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for name in ("CLOUDFLARE_ACCOUNT_ID", "CF_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CF_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("CLOUDFLARE_BASE_URL", raising=False)
+    monkeypatch.setattr(
+        sys, "argv", ["cloudflare-ai", "index", "create", "kept", "--dimensions", "4"]
+    )
+    main()  # succeeds: no exception, no exit code
+    err = capsys.readouterr().err
+    assert err.count("Using the local emulator") == 1
+    assert "CLOUDFLARE_ACCOUNT_ID" in err  # says how to switch to a real account
+    # The data persists between commands.
     monkeypatch.setattr(sys, "argv", ["cloudflare-ai", "index", "list"])
-    with pytest.raises(SystemExit):
-        main()
-    assert "CLOUDFLARE_ACCOUNT_ID" in capsys.readouterr().err
+    main()
+    assert "kept" in capsys.readouterr().out
+    assert (tmp_path / "local-data").is_dir()
 
 
 @pytest.mark.usefixtures("env")
@@ -82,3 +99,60 @@ def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "argv", ["cloudflare-ai", "--debug", "index", "info", "nope-index"])
     with pytest.raises(NotFoundError):
         main()
+
+
+@pytest.fixture
+def docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "filters.md").write_text(
+        "---\ntitle: Vectorize filters\n---\n# Filters\n\nCreate the metadata index before "
+        "you write the vectors. Older vectors never match a filter.\n"
+    )
+    (folder / "notes.txt").write_text("Workers AI streams answers as server-sent events.\n")
+    (folder / "page.html").write_text(
+        "<html><head><title>Gateway page</title><script>var hidden = 1;</script></head>"
+        "<body><p>AI Gateway logs every request with a log id.</p></body></html>"
+    )
+    (folder / "ignored.bin").write_bytes(b"\x00\x01")
+    monkeypatch.chdir(tmp_path)
+    return folder
+
+
+@pytest.mark.usefixtures("env")
+def test_ingest_is_safe_to_rerun_and_ask_answers_with_sources(docs: Path) -> None:
+    first = run("ingest", str(docs), "--index", "cli-ingest")
+    assert "3 documents" in first and "vectors in 'cli-ingest'" in first
+    again = run("ingest", str(docs), "--index", "cli-ingest")
+    assert again.split("→")[1] == first.split("→")[1]  # same chunk count
+    info = run("index", "info", "cli-ingest")
+    chunks = int(first.split("→")[1].split()[0])
+    assert f"vectors:              {chunks}" in info  # re-running added no duplicates
+    answer = run("ask", "When must the metadata index be created?", "--index", "cli-ingest")
+    assert "before you write the vectors" in answer
+    assert "[1] docs/filters.md (Vectorize filters)" in answer
+    html = run(
+        "ask", "What does the gateway log?", "--index", "cli-ingest",
+        "--framework", "llama-index", "--filter", '{"source": "docs/page.html"}',
+    )  # fmt: skip
+    assert "log id" in html
+    assert "var hidden" not in html
+    sources = html.split("Sources:")[1]
+    assert "docs/page.html (Gateway page)" in sources
+    assert "filters.md" not in sources
+
+
+@pytest.mark.usefixtures("env")
+def test_ask_reports_an_empty_index(docs: Path) -> None:
+    run("index", "create", "cli-empty", "--dimensions", "768")
+    out = run("ask", "anything?", "--index", "cli-empty", "--no-stream")
+    assert "no passages matched" in out
+
+
+@pytest.mark.usefixtures("env")
+def test_bad_options_are_explained(docs: Path) -> None:
+    result = CliRunner().invoke(app, ["ask", "q", "--index", "x", "--filter", "{nope"])
+    assert result.exit_code != 0
+    assert "not JSON" in result.output
+    result = CliRunner().invoke(app, ["ingest", str(docs / "ignored.bin"), "--index", "x"])
+    assert result.exit_code != 0

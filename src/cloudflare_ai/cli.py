@@ -5,7 +5,11 @@ Errors are printed as one readable line with what to do next; ``--debug`` shows 
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +21,7 @@ except ImportError:  # pragma: no cover - exercised only without the cli extra
 from .errors import CloudflareError
 
 if TYPE_CHECKING:
+    from .environment import Connection
     from .vectorize import VectorizeClient
 
 if typer is not None:
@@ -86,10 +91,38 @@ if typer is not None:
     index_app.add_typer(metadata_app, name="metadata")
     app.add_typer(index_app, name="index")
 
-    def _vectorize() -> VectorizeClient:
+    @contextmanager
+    def _connection() -> Iterator[Connection]:
+        """Cloudflare when credentials are set; otherwise a local emulator whose data persists
+        in ``CLOUDFLARE_AI_LOCAL_DIR`` (default ~/.cache/cloudflare-ai/local), so ``ingest``
+        then ``ask`` work across commands. Says which, once, on stderr."""
+        from .environment import cloudflare_or_local, has_credentials
+
+        options: dict[str, Any] = {}
+        if not has_credentials():
+            folder = Path(
+                os.environ.get("CLOUDFLARE_AI_LOCAL_DIR")
+                or Path.home() / ".cache" / "cloudflare-ai" / "local"
+            )
+            folder.mkdir(parents=True, exist_ok=True)
+            options["data_dir"] = folder
+        with cloudflare_or_local(**options) as connection:
+            typer.echo(connection.description, err=True)
+            yield connection
+
+    @contextmanager
+    def _vectorize_from(kwargs: dict[str, Any]) -> Iterator[VectorizeClient]:
         from .vectorize import VectorizeClient
 
-        return VectorizeClient()
+        with VectorizeClient(**kwargs) as db:
+            yield db
+
+    @contextmanager
+    def _vectorize() -> Iterator[VectorizeClient]:
+        from .vectorize import VectorizeClient
+
+        with _connection() as connection, VectorizeClient(**connection.client_kwargs()) as db:
+            yield db
 
     @index_app.command("create")
     def index_create(
@@ -189,6 +222,111 @@ if typer is not None:
         with _vectorize() as db:
             db.delete_metadata_index(index, property_name)
         typer.echo(f"removed the metadata index on {property_name!r} from {index}")
+
+    @app.command()
+    def ingest(
+        paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+        index: Annotated[str, typer.Option(help="Vectorize index (created if missing).")],
+        model: Annotated[str, typer.Option(help="Workers AI embedding model.")] = (
+            "@cf/baai/bge-base-en-v1.5"
+        ),
+        chunk_size: Annotated[int, typer.Option(help="Tokens per chunk.")] = 256,
+        chunk_overlap: Annotated[int, typer.Option(help="Tokens shared by neighbours.")] = 32,
+    ) -> None:
+        """Read Markdown, text, HTML and PDF files, split, embed and store them. Safe to
+        re-run: the same chunk always gets the same id."""
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from .ingest import find_files
+        from .ingest import ingest as run_ingest
+        from .workers_ai import WorkersAIClient
+
+        total = len(find_files(paths))
+        columns = (
+            TextColumn("[bold]ingesting"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} documents"),
+            TextColumn("{task.fields[chunks]} chunks"),
+            TextColumn("{task.fields[rate]:.0f} chunks/s"),
+            TimeElapsedColumn(),
+        )
+        with _connection() as connection:
+            kwargs = connection.client_kwargs()
+            with (
+                WorkersAIClient(**kwargs) as ai,
+                _vectorize_from(kwargs) as db,
+                Progress(*columns, transient=False) as bar,
+            ):
+                task = bar.add_task("ingest", total=total, chunks=0, rate=0.0)
+
+                def report(stats: Any, path: Path | None) -> None:
+                    bar.update(
+                        task,
+                        completed=stats.documents,
+                        chunks=stats.chunks,
+                        rate=stats.chunks_per_second,
+                    )
+
+                stats = run_ingest(
+                    paths,
+                    index,
+                    workers_ai=ai,
+                    vectorize=db,
+                    model=model,
+                    chunk_size=chunk_size,
+                    chunk_overlap=chunk_overlap,
+                    progress=report,
+                )
+        typer.echo(
+            f"{stats.documents} documents → {stats.chunks} chunks → {stats.vectors_written} "
+            f"vectors in '{index}' ({stats.requests} requests, {stats.seconds:.1f} s, "
+            f"{stats.chunks_per_second:.0f} chunks/s)"
+        )
+
+    @app.command()
+    def ask(
+        question: Annotated[str, typer.Argument(help="The question.")],
+        index: Annotated[str, typer.Option(help="Vectorize index to search.")],
+        framework: Annotated[str, typer.Option(help="langchain or llama-index.")] = "langchain",
+        stream: Annotated[bool, typer.Option(help="Print the answer as it arrives.")] = True,
+        filter: Annotated[
+            str | None, typer.Option(help='Metadata filter as JSON, e.g. {"source": "a.md"}.')
+        ] = None,
+        top_k: Annotated[int, typer.Option(help="Passages to retrieve.")] = 4,
+        model: Annotated[str | None, typer.Option(help="Workers AI text model.")] = None,
+    ) -> None:
+        """Answer a question from an ingested index, with numbered sources."""
+        from .rag import ask as run_ask
+
+        if framework not in ("langchain", "llama-index"):
+            raise typer.BadParameter("use langchain or llama-index", param_hint="--framework")
+        try:
+            parsed = json.loads(filter) if filter else None
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"not JSON: {exc}", param_hint="--filter") from None
+        if parsed is not None and not isinstance(parsed, dict):
+            raise typer.BadParameter("must be a JSON object", param_hint="--filter")
+        with _connection() as connection:
+            answer = run_ask(
+                connection,
+                index,
+                question,
+                framework=framework,  # type: ignore[arg-type]
+                top_k=top_k,
+                filter=parsed,
+                model=model,
+                stream=stream,
+            )
+            for piece in answer.pieces:
+                typer.echo(piece, nl=False)
+            typer.echo("")
+        if not answer.sources:
+            typer.echo("\n(no passages matched; did you ingest into this index?)")
+        else:
+            typer.echo("\nSources:")
+            for source in answer.sources:
+                score = f", score {source.score:.3f}" if source.score is not None else ""
+                typer.echo(f"  [{source.number}] {source.source} ({source.title}){score}")
 
     @app.command()
     def models() -> None:

@@ -200,6 +200,8 @@ class Conversation:
         return count_tokens(self.all_text)
 
 
+#: A trailing "Answer:" cue that prompt templates put after the question.
+_ANSWER_CUE = re.compile(r"\n\s*answer\s*:\s*$", re.IGNORECASE)
 _QUESTION_MARKER = re.compile(r"(?:^|\n)\s*(?:question|query)\s*:\s*", re.IGNORECASE)
 
 
@@ -209,7 +211,8 @@ def split_question(text: str) -> tuple[str, str]:
     markers = list(_QUESTION_MARKER.finditer(text))
     if markers:
         marker = markers[-1]
-        return text[: marker.start()].strip(), text[marker.end() :].strip()
+        question = _ANSWER_CUE.sub("", text[marker.end() :]).strip()
+        return text[: marker.start()].strip(), question
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
     last = paragraphs[-1].strip() if paragraphs else ""
     if len(paragraphs) > 1 and last.endswith("?") and len(last.split()) <= 40:

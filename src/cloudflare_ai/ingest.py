@@ -1,0 +1,242 @@
+"""Files on disk to searchable chunks in Vectorize, safely re-runnable.
+
+Markdown, text and HTML (and PDF when ``pypdf`` is installed) are read, split with
+LlamaIndex's splitters (Markdown by headings, then by sentences), embedded with Workers AI and
+upserted with their text in metadata — the layout both framework stores read. Chunk ids are
+derived from the file's path and the chunk's text, so ingesting the same files again rewrites
+the same vectors instead of adding duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from .errors import ValidationError
+from .models import DEFAULT_EMBEDDING_MODEL, require_model
+from .vectorize import Vector, VectorizeClient
+from .workers_ai import WorkersAIClient
+
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst"}
+HTML_SUFFIXES = {".html", ".htm"}
+PDF_SUFFIXES = {".pdf"}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    text: str
+    source: str
+    title: str
+    position: int
+
+
+@dataclass
+class IngestStats:
+    """What one ingestion did (also reported as it goes)."""
+
+    documents: int = 0
+    chunks: int = 0
+    vectors_written: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds else 0.0
+
+
+class _TextOfHTML(HTMLParser):
+    """Visible text of an HTML page (scripts and styles dropped), paragraphs kept apart."""
+
+    _BLOCKS = {"p", "div", "section", "article", "li", "br", "h1", "h2", "h3", "h4", "tr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.title = ""
+        self._skip = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag == "title":
+            self._in_title = True
+        elif tag in self._BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+        elif tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data.strip()
+        elif not self._skip:
+            self.parts.append(data)
+
+
+def supported(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    return suffix in TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+
+
+def find_files(paths: Iterable[Path]) -> list[Path]:
+    """Supported files under ``paths`` (folders are walked), sorted, without duplicates."""
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            found.update(p for p in path.rglob("*") if p.is_file() and supported(p))
+        elif path.is_file():
+            if not supported(path):
+                raise ValidationError(
+                    f"{path}: unsupported file type {path.suffix or '(none)'}; ingest reads "
+                    "Markdown, text, HTML and PDF",
+                    item=str(path),
+                )
+            found.add(path)
+        else:
+            raise ValidationError(f"{path}: no such file or folder", item=str(path))
+    return sorted(found)
+
+
+def read_text(path: Path) -> tuple[str, str]:
+    """(title, text) of a file."""
+    suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        parser = _TextOfHTML()
+        parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+        return parser.title or path.stem, "".join(parser.parts)
+    if suffix in PDF_SUFFIXES:
+        try:
+            from pypdf import PdfReader
+        except ImportError:
+            raise ValidationError(
+                f"{path}: reading PDF needs pypdf: pip install 'cloudflare-ai[cli]'",
+                item=str(path),
+            ) from None
+        reader = PdfReader(str(path))
+        text = "\n\n".join(page.extract_text() or "" for page in reader.pages)
+        return path.stem, text
+    text = path.read_text(encoding="utf-8", errors="replace")
+    front = _FRONT_MATTER.match(text)
+    if front:
+        text = text[front.end() :]
+        for line in front.group(1).splitlines():
+            key, _, value = line.partition(":")
+            if key.strip().lower() == "title" and value.strip():
+                return value.strip().strip("'\""), text
+    title = next(
+        (line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("# ")),
+        path.stem,
+    )
+    return title, text
+
+
+def split(path: Path, text: str, *, chunk_size: int, chunk_overlap: int) -> list[str]:
+    """Chunks of ``text`` from LlamaIndex's splitters (headings first for Markdown)."""
+    from llama_index.core import Document
+    from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
+
+    document = Document(text=text)
+    sentences = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    if path.suffix.lower() in {".md", ".markdown"}:
+        sections = MarkdownNodeParser().get_nodes_from_documents([document])
+        nodes = sentences.get_nodes_from_documents(
+            [Document(text=s.get_content()) for s in sections]
+        )
+    else:
+        nodes = sentences.get_nodes_from_documents([document])
+    return [n.get_content().strip() for n in nodes if n.get_content().strip()]
+
+
+def chunk_id(source: str, text: str) -> str:
+    """The id of a chunk: the same file and text always give the same id."""
+    return hashlib.sha256(f"{source}\n{text}".encode()).hexdigest()[:48]
+
+
+def iter_chunks(
+    files: Iterable[Path], root: Path | None, *, chunk_size: int, chunk_overlap: int
+) -> Iterator[tuple[Path, list[Chunk]]]:
+    for path in files:
+        title, text = read_text(path)
+        try:
+            source = str(path.resolve().relative_to(root)) if root else path.name
+        except ValueError:
+            source = str(path)
+        pieces = split(path, text, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        yield path, [Chunk(chunk_id(source, t), t, source, title, i) for i, t in enumerate(pieces)]
+
+
+def ingest(
+    paths: Iterable[Path],
+    index: str,
+    *,
+    workers_ai: WorkersAIClient,
+    vectorize: VectorizeClient,
+    model: str = DEFAULT_EMBEDDING_MODEL,
+    chunk_size: int = 256,
+    chunk_overlap: int = 32,
+    batch_size: int = 500,
+    text_key: str = "text",
+    progress: Callable[[IngestStats, Path | None], None] | None = None,
+) -> IngestStats:
+    """Read, split, embed and upsert ``paths`` into ``index`` (created if missing, with a
+    ``source`` metadata index made before the first write)."""
+    files = find_files(paths)
+    dims = require_model(model).dimensions
+    if dims is None:
+        raise ValidationError(f"{model} is not an embedding model with known dimensions")
+    vectorize.create_index(index, dimensions=dims, metric="cosine", exist_ok=True)
+    if "source" not in {m.property_name for m in vectorize.list_metadata_indexes(index)}:
+        mutation = vectorize.create_metadata_index(index, "source", "string")
+        vectorize.wait_for_mutation(index, mutation.mutation_id, timeout=120)
+    stats = IngestStats()
+    started = time.perf_counter()
+    pending: list[Chunk] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        embedded = workers_ai.embed([c.text for c in pending], model=model)
+        vectors = [
+            Vector(
+                c.id,
+                values,
+                {text_key: c.text, "source": c.source, "title": c.title, "chunk": c.position},
+            )
+            for c, values in zip(pending, embedded.vectors, strict=True)
+        ]
+        result = vectorize.upsert(index, vectors, dimensions=dims)
+        stats.vectors_written += result.count
+        stats.requests += embedded.requests + result.requests
+        pending.clear()
+
+    root = Path.cwd().resolve()
+    for path, chunks in iter_chunks(
+        files, root, chunk_size=chunk_size, chunk_overlap=chunk_overlap
+    ):
+        stats.documents += 1
+        stats.chunks += len(chunks)
+        pending.extend(chunks)
+        if len(pending) >= batch_size:
+            flush()
+        stats.seconds = time.perf_counter() - started
+        if progress:
+            progress(stats, path)
+    flush()
+    stats.seconds = time.perf_counter() - started
+    if progress:
+        progress(stats, None)
+    return stats
