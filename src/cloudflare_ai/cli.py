@@ -111,13 +111,6 @@ if typer is not None:
             yield connection
 
     @contextmanager
-    def _vectorize_from(kwargs: dict[str, Any]) -> Iterator[VectorizeClient]:
-        from .vectorize import VectorizeClient
-
-        with VectorizeClient(**kwargs) as db:
-            yield db
-
-    @contextmanager
     def _vectorize() -> Iterator[VectorizeClient]:
         from .vectorize import VectorizeClient
 
@@ -237,9 +230,9 @@ if typer is not None:
         re-run: the same chunk always gets the same id."""
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from .config import ClientSettings
         from .ingest import find_files
         from .ingest import ingest as run_ingest
-        from .workers_ai import WorkersAIClient
 
         total = len(find_files(paths))
         columns = (
@@ -250,33 +243,23 @@ if typer is not None:
             TextColumn("{task.fields[rate]:.0f} chunks/s"),
             TimeElapsedColumn(),
         )
-        with _connection() as connection:
-            kwargs = connection.client_kwargs()
-            with (
-                WorkersAIClient(**kwargs) as ai,
-                _vectorize_from(kwargs) as db,
-                Progress(*columns, transient=False) as bar,
-            ):
-                task = bar.add_task("ingest", total=total, chunks=0, rate=0.0)
+        with _connection() as connection, Progress(*columns, transient=False) as bar:
+            task = bar.add_task("ingest", total=total, chunks=0, rate=0.0)
 
-                def report(stats: Any, path: Path | None) -> None:
-                    bar.update(
-                        task,
-                        completed=stats.documents,
-                        chunks=stats.chunks,
-                        rate=stats.chunks_per_second,
-                    )
+            def report(stats: Any, path: Path | None) -> None:
+                rate = stats.vectors_written / stats.seconds if stats.seconds else 0.0
+                bar.update(task, completed=stats.documents, chunks=stats.chunks, rate=rate)
 
-                stats = run_ingest(
-                    paths,
-                    index,
-                    workers_ai=ai,
-                    vectorize=db,
-                    model=model,
-                    chunk_size=chunk_size,
-                    chunk_overlap=chunk_overlap,
-                    progress=report,
-                )
+            settings = ClientSettings.resolve(**connection.client_kwargs())
+            stats = run_ingest(
+                paths,
+                index,
+                settings=settings,
+                model=model,
+                chunk_size=chunk_size,
+                chunk_overlap=chunk_overlap,
+                progress=report,
+            )
         typer.echo(
             f"{stats.documents} documents → {stats.chunks} chunks → {stats.vectors_written} "
             f"vectors in '{index}' ({stats.requests} requests, {stats.seconds:.1f} s, "

@@ -18,10 +18,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from .config import ClientSettings
 from .errors import ValidationError
 from .models import DEFAULT_EMBEDDING_MODEL, require_model
-from .vectorize import Vector, VectorizeClient
-from .workers_ai import WorkersAIClient
+from .pipeline import Progress, Record
+from .pipeline import ingest as run_pipeline
+from .vectorize import VectorizeClient
 
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst"}
@@ -183,59 +185,55 @@ def ingest(
     paths: Iterable[Path],
     index: str,
     *,
-    workers_ai: WorkersAIClient,
-    vectorize: VectorizeClient,
+    settings: ClientSettings,
     model: str = DEFAULT_EMBEDDING_MODEL,
     chunk_size: int = 256,
     chunk_overlap: int = 32,
-    batch_size: int = 500,
     text_key: str = "text",
     progress: Callable[[IngestStats, Path | None], None] | None = None,
 ) -> IngestStats:
     """Read, split, embed and upsert ``paths`` into ``index`` (created if missing, with a
-    ``source`` metadata index made before the first write)."""
+    ``source`` metadata index made before the first write). Files are read lazily and fed to
+    the ingestion pipeline, which embeds and writes concurrently."""
     files = find_files(paths)
     dims = require_model(model).dimensions
     if dims is None:
         raise ValidationError(f"{model} is not an embedding model with known dimensions")
-    vectorize.create_index(index, dimensions=dims, metric="cosine", exist_ok=True)
-    if "source" not in {m.property_name for m in vectorize.list_metadata_indexes(index)}:
-        mutation = vectorize.create_metadata_index(index, "source", "string")
-        vectorize.wait_for_mutation(index, mutation.mutation_id, timeout=120)
+    with VectorizeClient(settings=settings) as vectorize:
+        vectorize.create_index(index, dimensions=dims, metric="cosine", exist_ok=True)
+        if "source" not in {m.property_name for m in vectorize.list_metadata_indexes(index)}:
+            mutation = vectorize.create_metadata_index(index, "source", "string")
+            vectorize.wait_for_mutation(index, mutation.mutation_id, timeout=120)
     stats = IngestStats()
     started = time.perf_counter()
-    pending: list[Chunk] = []
+    current: list[Path | None] = [None]
 
-    def flush() -> None:
-        if not pending:
-            return
-        embedded = workers_ai.embed([c.text for c in pending], model=model)
-        vectors = [
-            Vector(
-                c.id,
-                values,
-                {text_key: c.text, "source": c.source, "title": c.title, "chunk": c.position},
-            )
-            for c, values in zip(pending, embedded.vectors, strict=True)
-        ]
-        result = vectorize.upsert(index, vectors, dimensions=dims)
-        stats.vectors_written += result.count
-        stats.requests += embedded.requests + result.requests
-        pending.clear()
+    def records() -> Iterator[Record]:
+        root = Path.cwd().resolve()
+        for path, chunks in iter_chunks(
+            files, root, chunk_size=chunk_size, chunk_overlap=chunk_overlap
+        ):
+            stats.documents += 1
+            stats.chunks += len(chunks)
+            current[0] = path
+            for c in chunks:
+                yield Record(
+                    c.id, c.text, {"source": c.source, "title": c.title, "chunk": c.position}
+                )
 
-    root = Path.cwd().resolve()
-    for path, chunks in iter_chunks(
-        files, root, chunk_size=chunk_size, chunk_overlap=chunk_overlap
-    ):
-        stats.documents += 1
-        stats.chunks += len(chunks)
-        pending.extend(chunks)
-        if len(pending) >= batch_size:
-            flush()
+    def on_progress(state: Progress) -> None:
+        stats.vectors_written = state.written
+        stats.requests = state.embed_requests + state.write_requests
         stats.seconds = time.perf_counter() - started
         if progress:
-            progress(stats, path)
-    flush()
+            progress(stats, current[0])
+
+    report = run_pipeline(
+        records(), index=index, settings=settings, model=model, text_key=text_key,
+        dimensions=dims, progress=on_progress,
+    )  # fmt: skip
+    stats.vectors_written = report.written
+    stats.requests = report.requests
     stats.seconds = time.perf_counter() - started
     if progress:
         progress(stats, None)
