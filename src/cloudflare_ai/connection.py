@@ -92,12 +92,16 @@ class CloudflareConnection(BaseModel):
             )
         return self._settings
 
+    def _client_options(self) -> dict[str, Any]:
+        """Extra core-client options of a subclass (e.g. a query-embedding cache)."""
+        return {}
+
     @property
     def workers_ai(self) -> WorkersAIClient:
         """The synchronous core client (created on first use)."""
         if self._sync_ai is None:
             self._sync_ai = WorkersAIClient(
-                settings=self._client_settings(), retry=self.retry_policy
+                settings=self._client_settings(), retry=self.retry_policy, **self._client_options()
             )
         return self._sync_ai
 
@@ -107,7 +111,9 @@ class CloudflareConnection(BaseModel):
         to the loop it was first used on, so each loop gets its own)."""
         loop = running_loop()
         if self._async_ai is None or self._async_ai[0] is not loop:
-            client = AsyncWorkersAIClient(settings=self._client_settings(), retry=self.retry_policy)
+            client = AsyncWorkersAIClient(
+                settings=self._client_settings(), retry=self.retry_policy, **self._client_options()
+            )
             self._async_ai = (loop, client)
         return self._async_ai[1]
 

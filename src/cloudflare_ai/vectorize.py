@@ -614,6 +614,20 @@ class VectorizeClient(_VectorizeBase):
         )  # fmt: skip
         return self._query_result(self._transport.send(request), request)
 
+    def query_many(
+        self,
+        index: str,
+        vectors: Sequence[Sequence[float] | np.ndarray[Any, Any]],
+        **options: Any,
+    ) -> list[QueryResult]:
+        """Several queries at once, sent concurrently within ``max_concurrency``; results in
+        input order. ``options`` are those of :meth:`query`."""
+        if len(vectors) <= 1:
+            return [self.query(index, v, **options) for v in vectors]
+        workers = min(self.settings.max_concurrency, len(vectors))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cf-query") as pool:
+            return list(pool.map(lambda v: self.query(index, v, **options), vectors))
+
     def get_by_ids(self, index: str, ids: Sequence[str]) -> list[VectorRecord]:
         out: list[VectorRecord] = []
         for start in range(0, len(ids), limits.MAX_IDS_PER_REQUEST):
@@ -876,6 +890,21 @@ class AsyncVectorizeClient(_VectorizeBase):
             return_values=return_values, return_metadata=return_metadata,
         )  # fmt: skip
         return self._query_result(await self._transport.send(request), request)
+
+    async def query_many(
+        self,
+        index: str,
+        vectors: Sequence[Sequence[float] | np.ndarray[Any, Any]],
+        **options: Any,
+    ) -> list[QueryResult]:
+        """Several queries at once, concurrently within ``max_concurrency``, in input order."""
+        limit = asyncio.Semaphore(self.settings.max_concurrency)
+
+        async def one(vector: Sequence[float] | np.ndarray[Any, Any]) -> QueryResult:
+            async with limit:
+                return await self.query(index, vector, **options)
+
+        return list(await asyncio.gather(*(one(v) for v in vectors)))
 
     async def get_by_ids(self, index: str, ids: Sequence[str]) -> list[VectorRecord]:
         out: list[VectorRecord] = []

@@ -503,6 +503,40 @@ class _WorkersAIBase:
         return self._request("GET", "models/search", params=params)
 
 
+class QueryCache:
+    """A small thread-safe LRU of query embeddings keyed by (model, pooling, text): repeated
+    questions skip the embedding round trip."""
+
+    def __init__(self, size: int) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self.size = size
+        self._items: OrderedDict[tuple[str, str | None, str], list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[str, str | None, str]) -> list[float] | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: tuple[str, str | None, str], value: list[float]) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 def _batches(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -699,6 +733,7 @@ class WorkersAIClient(_WorkersAIBase):
         http_client: httpx.Client | None = None,
         retry: RetryPolicy | None = None,
         settings: ClientSettings | None = None,
+        query_cache_size: int = 0,
     ) -> None:
         self.settings = settings or ClientSettings.resolve(
             account_id=account_id,
@@ -711,6 +746,7 @@ class WorkersAIClient(_WorkersAIBase):
             default_headers=default_headers,
         )
         self._transport = SyncTransport(self.settings, retry=retry, http_client=http_client)
+        self.query_cache = QueryCache(query_cache_size)
 
     def __repr__(self) -> str:
         return f"WorkersAIClient({self.settings!r})"
@@ -818,6 +854,23 @@ class WorkersAIClient(_WorkersAIBase):
         vectors = [v for chunk, _ in results for v in chunk]
         return self._embedding_response(model, vectors, [u for _, u in results], len(batches))
 
+    def embed_query(
+        self,
+        text: str,
+        *,
+        model: str = DEFAULT_EMBEDDING_MODEL,
+        pooling: Literal["mean", "cls"] | None = None,
+    ) -> list[float]:
+        """One query's embedding, served from the query cache when enabled
+        (``query_cache_size``)."""
+        key = (model, pooling, text)
+        cached = self.query_cache.get(key)
+        if cached is not None:
+            return cached
+        [vector] = self.embed([text], model=model, pooling=pooling).vectors
+        self.query_cache.put(key, vector)
+        return vector
+
     def list_models(
         self, *, task: str | None = None, search: str | None = None, per_page: int = 100
     ) -> list[dict[str, Any]]:
@@ -844,6 +897,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         http_client: httpx.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         settings: ClientSettings | None = None,
+        query_cache_size: int = 0,
     ) -> None:
         self.settings = settings or ClientSettings.resolve(
             account_id=account_id,
@@ -856,6 +910,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
             default_headers=default_headers,
         )
         self._transport = AsyncTransport(self.settings, retry=retry, http_client=http_client)
+        self.query_cache = QueryCache(query_cache_size)
 
     def __repr__(self) -> str:
         return f"AsyncWorkersAIClient({self.settings!r})"
@@ -942,6 +997,21 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         results = await asyncio.gather(*(one(b) for b in batches))
         vectors = [v for chunk, _ in results for v in chunk]
         return self._embedding_response(model, vectors, [u for _, u in results], len(batches))
+
+    async def embed_query(
+        self,
+        text: str,
+        *,
+        model: str = DEFAULT_EMBEDDING_MODEL,
+        pooling: Literal["mean", "cls"] | None = None,
+    ) -> list[float]:
+        key = (model, pooling, text)
+        cached = self.query_cache.get(key)
+        if cached is not None:
+            return cached
+        [vector] = (await self.embed([text], model=model, pooling=pooling)).vectors
+        self.query_cache.put(key, vector)
+        return vector
 
     async def list_models(
         self, *, task: str | None = None, search: str | None = None, per_page: int = 100

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -34,6 +34,12 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
     batch_size: int | None = Field(
         default=None, description="Texts per request; defaults to the model's limit."
     )
+    query_cache_size: int = Field(
+        default=0, ge=0, description="Remember this many query embeddings (0: no cache)."
+    )
+
+    def _client_options(self) -> dict[str, Any]:
+        return {"query_cache_size": self.query_cache_size}
 
     @property
     def dimensions(self) -> int | None:
@@ -50,7 +56,8 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
         return _floats(result.vectors)
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        vector = self.workers_ai.embed_query(text, model=self.model, pooling=self.pooling)
+        return _floats([vector])[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -61,4 +68,6 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
         return _floats(result.vectors)
 
     async def aembed_query(self, text: str) -> list[float]:
-        return (await self.aembed_documents([text]))[0]
+        client = self.async_workers_ai
+        vector = await client.embed_query(text, model=self.model, pooling=self.pooling)
+        return _floats([vector])[0]

@@ -32,10 +32,12 @@ Scores
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Self, cast, get_args
 
@@ -738,6 +740,27 @@ class VectorizeVectorStore(VectorStore):
 
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         return [doc for doc, _ in self.similarity_search_with_score(query, k, **kwargs)]
+
+    def similarity_search_batch(
+        self, queries: Sequence[str], k: int = 4, **kwargs: Any
+    ) -> list[list[Document]]:
+        """Many searches at once: the queries are embedded in ONE request and searched
+        concurrently; results in query order."""
+        options = self._query_options(k, kwargs, "similarity_search")
+        vectors = self._embedding.embed_documents(list(queries))
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(len(vectors), self.client.settings.max_concurrency))
+        ) as pool:
+            results = list(pool.map(lambda v: self._query(v, options), vectors))
+        return [[doc for doc, _ in self._scored(*result)] for result in results]
+
+    async def asimilarity_search_batch(
+        self, queries: Sequence[str], k: int = 4, **kwargs: Any
+    ) -> list[list[Document]]:
+        options = self._query_options(k, kwargs, "similarity_search")
+        vectors = await self._embedding.aembed_documents(list(queries))
+        results = await asyncio.gather(*(self._aquery(v, options) for v in vectors))
+        return [[doc for doc, _ in self._scored(*result)] for result in results]
 
     async def asimilarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         pairs = await self.asimilarity_search_with_score(query, k, **kwargs)

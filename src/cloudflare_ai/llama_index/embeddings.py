@@ -30,6 +30,12 @@ class WorkersAIEmbedding(CloudflareConnection, BaseEmbedding):
     model_name: str = Field(default=DEFAULT_EMBEDDING_MODEL, description="Workers AI model.")
     embed_batch_size: int = Field(default=1000, gt=0, le=2048)
     pooling: Literal["mean", "cls"] | None = None
+    query_cache_size: int = Field(
+        default=0, ge=0, description="Remember this many query embeddings (0: no cache)."
+    )
+
+    def _client_options(self) -> dict[str, Any]:
+        return {"query_cache_size": self.query_cache_size}
 
     @classmethod
     def class_name(cls) -> str:
@@ -55,10 +61,13 @@ class WorkersAIEmbedding(CloudflareConnection, BaseEmbedding):
         return _floats(result.vectors)
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embed([query])[0]
+        vector = self.workers_ai.embed_query(query, model=self.model_name, pooling=self.pooling)
+        return _floats([vector])[0]
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
-        return (await self._aembed([query]))[0]
+        client = self.async_workers_ai
+        vector = await client.embed_query(query, model=self.model_name, pooling=self.pooling)
+        return _floats([vector])[0]
 
     def _get_text_embedding(self, text: str) -> list[float]:
         return self._embed([text])[0]
