@@ -376,16 +376,18 @@ class _VectorizeBase:
 
     @staticmethod
     def _mutation_done(info: IndexInfo, mutation_id: str, since: datetime | None) -> bool:
+        """Whether ``mutation_id`` is processed: Vectorize reports the LAST processed mutation,
+        so the id must match exactly. Only when the caller passes ``since`` (the time its write
+        was accepted) may a later processing time stand in for the id — useful when other
+        writers keep the index busy, but it assumes in-order processing (UNCERTAIN) and a
+        clock-aligned ``Date`` header, so it is opt-in."""
         if info.processed_up_to_mutation == mutation_id:
             return True
-        # If another writer's later mutation overtook ours, ours is done too, assuming
-        # Vectorize applies mutations in order (UNCERTAIN). The Date header that stamped our
-        # write has one-second resolution, hence the margin.
         processed = info.processed_up_to_datetime
         if since is not None and processed is not None:
             if processed.tzinfo is None:
                 processed = processed.replace(tzinfo=UTC)
-            return processed >= since + timedelta(seconds=1)
+            return processed >= since + timedelta(seconds=2)
         return False
 
 
@@ -589,9 +591,7 @@ class VectorizeClient(_VectorizeBase):
                 settle(in_flight.popleft())
         result = state.result(kind, unsent)
         if wait and result.mutation_id:
-            self.wait_for_mutation(
-                index, result.mutation_id, timeout=wait_timeout, since=result.accepted_at
-            )
+            self.wait_for_mutation(index, result.mutation_id, timeout=wait_timeout)
         return result
 
     # --- reads ----------------------------------------------------------------------------
@@ -868,9 +868,7 @@ class AsyncVectorizeClient(_VectorizeBase):
                 task.cancel()
         result = state.result(kind, unsent)
         if wait and result.mutation_id:
-            await self.wait_for_mutation(
-                index, result.mutation_id, timeout=wait_timeout, since=result.accepted_at
-            )
+            await self.wait_for_mutation(index, result.mutation_id, timeout=wait_timeout)
         return result
 
     async def query(

@@ -11,6 +11,7 @@ from cloudflare_ai import (
     APIConnectionError,
     APITimeoutError,
     CapacityError,
+    MutationTimeoutError,
     RateLimitError,
     RetryPolicy,
     ServerError,
@@ -107,3 +108,25 @@ def test_twenty_percent_faults_are_survived(emulator: LocalCloudflare) -> None:
         emulator.set_faults(FaultConfig())
         assert db.info("faulty").vector_count == 300
     assert emulator.injected_faults, "faults were injected"
+
+
+def test_wait_really_waits_for_delayed_writes() -> None:
+    """With writes applied only after a delay, ``wait=True`` returns once they are visible,
+    even when an earlier mutation (the metadata index) was processed after the write was
+    accepted."""
+    with LocalCloudflare(write_delay=0.6) as cf:
+        kwargs = {"account_id": cf.account_id, "api_token": cf.api_token}
+        with VectorizeClient(**kwargs, base_url=cf.base_url, retry=FAST) as db:  # type: ignore[arg-type]
+            db.create_index("delayed", dimensions=2)
+            db.create_metadata_index("delayed", "kind", "string")
+            for round_ in range(3):
+                ids = [f"r{round_}-{i}" for i in range(3)]
+                db.upsert("delayed", [Vector(i, [1.0, float(n)]) for n, i in enumerate(ids)],
+                          wait=True, wait_timeout=10)  # fmt: skip
+                assert {r.id for r in db.get_by_ids("delayed", ids)} == set(ids)
+            mutation = db.upsert("delayed", [Vector("late", [0.0, 1.0])]).mutation_id
+            assert mutation is not None
+            with pytest.raises(MutationTimeoutError):
+                db.wait_for_mutation("delayed", mutation, timeout=0.1)
+            db.wait_for_mutation("delayed", mutation, timeout=10)
+            assert db.get_by_ids("delayed", ["late"])
