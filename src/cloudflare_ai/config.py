@@ -49,6 +49,18 @@ def env_first(names: tuple[str, ...], environ: Mapping[str, str] | None = None) 
 MetadataValue = str | int | float | bool
 
 
+def _brief(exc: ValueError) -> str:
+    """A pydantic validation error as one short line (field: message; …)."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        parts = []
+        for error in errors():
+            where = ".".join(str(p) for p in error.get("loc", ())) or "value"
+            parts.append(f"{where}: {str(error.get('msg', '')).removeprefix('Value error, ')}")
+        return "; ".join(parts)
+    return str(exc)
+
+
 class GatewaySettings(BaseModel):
     """Route Workers AI calls through an AI Gateway, with its per-request options.
 
@@ -177,7 +189,7 @@ class GatewaySettings(BaseModel):
                 return cls.model_validate(value.model_dump())
             return cls._from_env_defaults(dict(value))
         except ValueError as exc:
-            raise ConfigurationError(f"invalid AI Gateway settings: {exc}") from None
+            raise ConfigurationError(f"invalid AI Gateway settings: {_brief(exc)}") from None
 
     @classmethod
     def _from_env_defaults(cls, data: dict[str, Any]) -> Self:
@@ -267,4 +279,4 @@ class ClientSettings(BaseModel):
         except ValueError as exc:
             if isinstance(exc, ConfigurationError):
                 raise
-            raise ConfigurationError(f"invalid client settings: {exc}") from None
+            raise ConfigurationError(f"invalid client settings: {_brief(exc)}") from None

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ACCOUNT_ID_ENV, API_TOKEN_ENV, env_first
+from .config import ACCOUNT_ID_ENV, API_TOKEN_ENV, GatewaySettings, env_first
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,23 @@ class Connection:
     base_url: str | None
     gateway_url: str | None
     local: bool
+    #: The running ``LocalCloudflare`` when local (faults, write delay, gateway logs).
+    emulator: Any = None
 
     def client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"account_id": self.account_id, "api_token": self.api_token}
         if self.base_url:
             kwargs["base_url"] = self.base_url
         return kwargs
+
+    def gateway(self, gateway_id: str, **options: Any) -> GatewaySettings:
+        """AI Gateway settings for this connection: the emulator's gateway when local, else
+        Cloudflare's (``CLOUDFLARE_AI_GATEWAY_URL`` / ``_TOKEN`` are read as usual)."""
+        if self.gateway_url:
+            options.setdefault("base_url", self.gateway_url)
+        settings = GatewaySettings.coerce({"id": gateway_id, **options})
+        assert settings is not None
+        return settings
 
     def __repr__(self) -> str:
         where = "local emulator" if self.local else "Cloudflare"
@@ -72,4 +83,5 @@ def cloudflare_or_local(**emulator_options: Any) -> Iterator[Connection]:
             base_url=cf.base_url,
             gateway_url=cf.gateway_url,
             local=True,
+            emulator=cf,
         )

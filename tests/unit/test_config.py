@@ -351,3 +351,27 @@ def test_clients_accept_fast_retry_policy() -> None:
     client = vz_client(Recorder(lambda r: json_response(200, envelope([]))))
     assert client.list_indexes() == []
     assert client._transport.retry is FAST
+
+
+def test_gateway_errors_are_one_short_line() -> None:
+    from cloudflare_ai import ConfigurationError, GatewaySettings
+
+    with pytest.raises(ConfigurationError) as info:
+        GatewaySettings.coerce({"id": "gw", "cache_ttl": 5, "max_attempts": 9})
+    message = str(info.value)
+    assert "cache_ttl" in message and "max_attempts" in message
+    assert "errors.pydantic.dev" not in message
+    assert "\n" not in message
+
+
+def test_connection_gateway_helper_uses_the_local_gateway() -> None:
+    from cloudflare_ai.environment import Connection
+
+    local = Connection(
+        "a" * 32, "t", "http://127.0.0.1:1/client/v4", "http://127.0.0.1:1/gateway/v1", True
+    )
+    settings = local.gateway("gw", cache_ttl=120)
+    assert settings.base_url == "http://127.0.0.1:1/gateway/v1"
+    assert settings.cache_ttl == 120
+    remote = Connection("a" * 32, "t", None, None, False)
+    assert remote.gateway("gw").base_url == "https://gateway.ai.cloudflare.com/v1"

@@ -282,6 +282,16 @@ class VectorizeVectorStore(BasePydanticVectorStore):
             self._sync.close()
             self._sync = None
 
+    def delete_index(self, *, missing_ok: bool = False) -> None:
+        """Delete the whole Vectorize index (every vector and metadata index in it); the next
+        write creates it again."""
+        self.client.delete_index(self.index_name, missing_ok=missing_ok)
+        self._ready = False
+
+    async def adelete_index(self, *, missing_ok: bool = False) -> None:
+        await self.aclient.delete_index(self.index_name, missing_ok=missing_ok)
+        self._ready = False
+
     async def aclose(self) -> None:
         """Close the asynchronous client's connections (of the running loop)."""
         if self._async is not None and self._async[0] is running_loop():
