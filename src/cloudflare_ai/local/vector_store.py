@@ -5,8 +5,10 @@ Every write is a *mutation* with a uuid. Mutations queue up and are applied in o
 so a crash leaves every vector of a batch fully present or fully absent. Reads first apply
 the mutations that are due, which reproduces Vectorize's eventual consistency.
 
-The authoritative copy lives in memory (loaded from SQLite on open); a float32 matrix per
-index is rebuilt lazily after writes and used for brute-force scoring.
+The authoritative copy lives in memory (loaded from SQLite on open): per index, records
+(id, namespace, metadata) plus ONE float32 matrix that every write updates in place (see
+``Rows``), used for brute-force scoring. There is no other copy of the values in memory, and
+no rebuild after a write, so the first query after a large upsert is as fast as any other.
 """
 
 from __future__ import annotations
@@ -54,35 +56,220 @@ def now_iso() -> str:
 
 @dataclass(slots=True)
 class VectorRecord:
-    """One stored vector. ``indexed`` is the metadata-index snapshot taken at write time."""
+    """One stored vector's identity and metadata; its values live in the index's matrix.
+
+    ``indexed`` is the metadata-index snapshot taken at write time. ``row`` is the vector's
+    row in ``IndexState.rows`` (it changes when a delete moves the last row into a hole).
+    """
 
     id: str
-    values: bytes
     namespace: str | None
     metadata: dict[str, Any] | None
     indexed: dict[str, Any]
-
-    def array(self) -> npt.NDArray[np.float32]:
-        return np.frombuffer(self.values, dtype=np.float32)
+    row: int = -1
 
 
 @dataclass(slots=True)
 class NewVector:
-    """A validated vector from an insert/upsert request, not yet stored."""
+    """A validated vector from an insert/upsert request, not yet stored.
+
+    ``values`` is the float32 row, as raw bytes or as a float32 array (a view into a
+    request's matrix, so parsing does not copy every row).
+    """
 
     id: str
-    values: bytes
+    values: bytes | npt.NDArray[np.float32]
     namespace: str | None
     metadata: dict[str, Any] | None
 
 
-@dataclass(slots=True)
-class _Matrix:
-    ids: list[str]
-    records: list[VectorRecord]
-    matrix: npt.NDArray[np.float32]
-    norms: npt.NDArray[np.float32]
-    namespaces: npt.NDArray[Any]
+_MIN_CAPACITY = 64
+
+
+def _snapshot_key(indexed: Mapping[str, Any]) -> bytes:
+    """A hashable key for an indexed-metadata snapshot: its canonical JSON.
+
+    JSON keeps ``1``, ``1.0`` and ``true`` apart (equal, with equal hashes, in Python, but
+    different to filters), so they never share an entry.
+    """
+    return orjson.dumps(indexed, option=orjson.OPT_SORT_KEYS)
+
+
+class Rows:
+    """The float32 matrix of one index, kept in step with every write.
+
+    Rows ``0..n-1`` are live, in no particular order; ``records[i]`` owns row ``i``. Writes
+    overwrite a replaced vector's row in place and append new vectors (the arrays grow by
+    doubling, so appends are amortised O(1) per row); a delete moves the last row into the
+    hole. Next to the matrix are the rows' norms (for cosine and euclidean scores), a
+    namespace code per row (``-1`` for no namespace) and an indexed-snapshot code per row, so
+    namespace and metadata filters become numpy comparisons plus one predicate call per
+    *distinct* snapshot rather than per vector.
+
+    This is the only in-memory copy of the values; records carry no bytes of their own.
+    """
+
+    __slots__ = (
+        "_namespaces",
+        "_snapshot_values",
+        "_snapshots",
+        "dims",
+        "matrix",
+        "n",
+        "namespace_codes",
+        "norms",
+        "records",
+        "snapshot_codes",
+    )
+
+    def __init__(self, dims: int) -> None:
+        self.dims = dims
+        self.n = 0
+        self.matrix: npt.NDArray[np.float32] = np.empty((0, dims), dtype=np.float32)
+        self.norms: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
+        self.namespace_codes: npt.NDArray[np.int32] = np.empty(0, dtype=np.int32)
+        self.snapshot_codes: npt.NDArray[np.int32] = np.empty(0, dtype=np.int32)
+        self.records: list[VectorRecord] = []
+        self._namespaces: dict[str, int] = {}
+        self._snapshots: dict[bytes, int] = {}
+        self._snapshot_values: list[dict[str, Any]] = []
+
+    # --- codes -----------------------------------------------------------------------------
+
+    def namespace_code(self, namespace: str | None, *, add: bool = False) -> int | None:
+        """The code of ``namespace`` (``-1`` for None); None when unknown and not ``add``."""
+        if namespace is None:
+            return -1
+        code = self._namespaces.get(namespace)
+        if code is None and add:
+            code = self._namespaces[namespace] = len(self._namespaces)
+        return code
+
+    def snapshot_code(self, indexed: Mapping[str, Any]) -> int:
+        key = _snapshot_key(indexed)
+        code = self._snapshots.get(key)
+        if code is None:
+            code = self._snapshots[key] = len(self._snapshot_values)
+            self._snapshot_values.append(dict(indexed))
+        return code
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Every distinct snapshot seen, indexed by code (some may no longer be in use)."""
+        return self._snapshot_values
+
+    def _compact_snapshots(self) -> None:
+        """Forget snapshots no live row uses (called when the table outgrows the rows)."""
+        self._snapshots = {}
+        self._snapshot_values = []
+        for i in range(self.n):
+            self.snapshot_codes[i] = self.snapshot_code(self.records[i].indexed)
+
+    # --- storage ---------------------------------------------------------------------------
+
+    def _reserve(self, total: int) -> None:
+        capacity = len(self.norms)
+        if total <= capacity:
+            return
+        capacity = max(_MIN_CAPACITY, capacity * 2, total)
+        matrix = np.empty((capacity, self.dims), dtype=np.float32)
+        matrix[: self.n] = self.matrix[: self.n]
+        self.matrix = matrix
+        for name in ("norms", "namespace_codes", "snapshot_codes"):
+            old = getattr(self, name)
+            grown = np.empty(capacity, dtype=old.dtype)
+            grown[: self.n] = old[: self.n]
+            setattr(self, name, grown)
+
+    def _shrink(self) -> None:
+        """Give memory back once at most a quarter of the capacity is in use."""
+        capacity = len(self.norms)
+        if capacity <= _MIN_CAPACITY or self.n * 4 > capacity:
+            return
+        capacity = max(_MIN_CAPACITY, self.n * 2)
+        self.matrix = self.matrix[:capacity].copy()
+        self.norms = self.norms[:capacity].copy()
+        self.namespace_codes = self.namespace_codes[:capacity].copy()
+        self.snapshot_codes = self.snapshot_codes[:capacity].copy()
+
+    def put(
+        self,
+        records: Sequence[VectorRecord],
+        values: npt.NDArray[np.float32],
+        existing: Mapping[str, VectorRecord],
+    ) -> None:
+        """Store ``records`` (distinct ids) with ``values`` (one row each).
+
+        A record whose id is in ``existing`` takes over that vector's row; the others are
+        appended. ``existing`` is not modified.
+        """
+        count = len(records)
+        if not count:
+            return
+        self._reserve(self.n + count)
+        targets = np.empty(count, dtype=np.intp)
+        ns_codes = np.empty(count, dtype=np.int32)
+        snap_codes = np.empty(count, dtype=np.int32)
+        row_of: list[int] = []
+        ns_of: list[int] = []
+        snap_of: list[int] = []
+        owners = self.records
+        namespaces = self._namespaces
+        for record in records:
+            old = existing.get(record.id)
+            if old is None:
+                row = self.n
+                self.n += 1
+                owners.append(record)
+            else:
+                row = old.row
+                owners[row] = record
+            record.row = row
+            row_of.append(row)
+            ns = record.namespace
+            if ns is None:
+                ns_of.append(-1)
+            else:
+                code = namespaces.get(ns)
+                if code is None:
+                    code = namespaces[ns] = len(namespaces)
+                ns_of.append(code)
+            snap_of.append(self.snapshot_code(record.indexed))
+        targets[:] = row_of
+        ns_codes[:] = ns_of
+        snap_codes[:] = snap_of
+        self.matrix[targets] = values
+        self.norms[targets] = _row_norms(values)
+        self.namespace_codes[targets] = ns_codes
+        self.snapshot_codes[targets] = snap_codes
+        if len(self._snapshot_values) > 2 * self.n + 1024:
+            self._compact_snapshots()
+
+    def remove(self, records: Iterable[VectorRecord]) -> None:
+        """Drop ``records`` (each currently stored): the last row moves into each hole."""
+        for record in records:
+            row, last = record.row, self.n - 1
+            if row != last:
+                moved = self.records[last]
+                self.matrix[row] = self.matrix[last]
+                self.norms[row] = self.norms[last]
+                self.namespace_codes[row] = self.namespace_codes[last]
+                self.snapshot_codes[row] = self.snapshot_codes[last]
+                self.records[row] = moved
+                moved.row = row
+            self.records.pop()
+            self.n = last
+            record.row = -1
+        self._shrink()
+
+    def reindex(self, records: Iterable[VectorRecord]) -> None:
+        """Recompute the snapshot codes of ``records`` after their ``indexed`` changed."""
+        for record in records:
+            self.snapshot_codes[record.row] = self.snapshot_code(record.indexed)
+
+    def values(self, record: VectorRecord) -> npt.NDArray[np.float32]:
+        """A copy of ``record``'s row (safe to keep after later writes)."""
+        row: npt.NDArray[np.float32] = self.matrix[record.row].copy()
+        return row
 
 
 @dataclass(slots=True)
@@ -97,7 +284,10 @@ class IndexState:
     processed_at: str | None = None
     metadata_indexes: dict[str, str] = field(default_factory=dict)
     vectors: dict[str, VectorRecord] = field(default_factory=dict)
-    cache: _Matrix | None = None
+    rows: Rows = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rows = Rows(self.dimensions)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -108,24 +298,17 @@ class IndexState:
             "modified_on": self.modified_on,
         }
 
-    def matrix(self) -> _Matrix:
-        if self.cache is None:
-            records = list(self.vectors.values())
-            n, d = len(records), self.dimensions
-            if n:
-                mat = np.frombuffer(b"".join(r.values for r in records), dtype=np.float32)
-                mat = mat.reshape(n, d)
-            else:
-                mat = np.zeros((0, d), dtype=np.float32)
-            namespaces = np.array([r.namespace for r in records], dtype=object)
-            self.cache = _Matrix(
-                [r.id for r in records],
-                records,
-                mat,
-                np.linalg.norm(mat, axis=1).astype(np.float32),
-                namespaces,
-            )
-        return self.cache
+
+def _row_norms(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """The L2 norm of each row (einsum: one pass, no temporary the size of ``values``)."""
+    norms: npt.NDArray[np.float32] = np.sqrt(np.einsum("ij,ij->i", values, values))
+    return norms
+
+
+def _as_row(values: bytes | npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    if isinstance(values, bytes | bytearray | memoryview):
+        return np.frombuffer(values, dtype=np.float32)
+    return np.asarray(values, dtype=np.float32)
 
 
 @dataclass(slots=True)
@@ -138,8 +321,17 @@ class Mutation:
 
 @dataclass(slots=True)
 class Match:
+    """One query result; ``values`` is a copy of the vector's row."""
+
     record: VectorRecord
     score: float
+    values: npt.NDArray[np.float32]
+
+
+def _dump_without(indexed: Mapping[str, Any], prop: str) -> bytes | None:
+    """``indexed`` minus ``prop`` as stored in the ``indexed`` column (None when empty)."""
+    remaining = {k: v for k, v in indexed.items() if k != prop}
+    return orjson.dumps(remaining) if remaining else None
 
 
 class VectorStore:
@@ -174,18 +366,32 @@ class VectorStore:
         ):
             if name in self.indexes:
                 self.indexes[name].metadata_indexes[prop] = kind
-        for name, vid, ns, vals, meta, indexed in self._db.execute(
-            "SELECT index_name, id, namespace, vals, metadata, indexed FROM vectors"
-        ):
-            state = self.indexes.get(name)
-            if state is not None:
-                state.vectors[vid] = VectorRecord(
-                    vid,
-                    bytes(vals),
-                    ns,
-                    orjson.loads(meta) if meta else None,
-                    orjson.loads(indexed) if indexed else {},
+        for state in self.indexes.values():
+            self._load_vectors(state)
+
+    def _load_vectors(self, state: IndexState, chunk: int = 4096) -> None:
+        """Fill ``state``'s records and matrix from the database, ``chunk`` rows at a time."""
+        buffer = np.empty((chunk, state.dimensions), dtype=np.float32)
+        records: list[VectorRecord] = []
+        cursor = self._db.execute(
+            "SELECT id, namespace, vals, metadata, indexed FROM vectors WHERE index_name=?",
+            (state.name,),
+        )
+        while batch := cursor.fetchmany(chunk):
+            records.clear()
+            for i, (vid, ns, vals, meta, indexed) in enumerate(batch):
+                buffer[i] = np.frombuffer(vals, dtype=np.float32)
+                records.append(
+                    VectorRecord(
+                        vid,
+                        ns,
+                        orjson.loads(meta) if meta else None,
+                        orjson.loads(indexed) if indexed else {},
+                    )
                 )
+            state.rows.put(records, buffer[: len(records)], state.vectors)
+            for record in records:
+                state.vectors[record.id] = record
 
     def close(self) -> None:
         """Apply every queued mutation (so nothing accepted is lost), then close the file."""
@@ -287,16 +493,24 @@ class VectorStore:
             for vec in batch:
                 if replace or (vec.id not in state.vectors and vec.id not in chosen):
                     chosen[vec.id] = vec
+            if not chosen:
+                return
             records = [
                 VectorRecord(
                     v.id,
-                    v.values,
                     v.namespace,
                     v.metadata,
                     indexed_snapshot(v.metadata, state.metadata_indexes),
                 )
                 for v in chosen.values()
             ]
+            values = np.empty((len(records), state.dimensions), dtype=np.float32)
+            for i, v in enumerate(chosen.values()):
+                values[i] = _as_row(v.values)
+            # Every statement that can fail (serialising metadata, SQLite) runs before the
+            # in-memory state changes; a failure rolls the transaction back and reloads.
+            raw = values.data.cast("B")  # zero-copy slices of the rows for SQLite
+            width = 4 * state.dimensions
             db.executemany(
                 "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?, ?)",
                 [
@@ -304,17 +518,16 @@ class VectorStore:
                         state.name,
                         r.id,
                         r.namespace,
-                        r.values,
+                        raw[i * width : (i + 1) * width],
                         orjson.dumps(r.metadata) if r.metadata is not None else None,
                         orjson.dumps(r.indexed) if r.indexed else None,
                     )
-                    for r in records
+                    for i, r in enumerate(records)
                 ],
             )
+            state.rows.put(records, values, state.vectors)
             for r in records:
                 state.vectors[r.id] = r
-            if records:
-                state.cache = None
 
         with self._lock:
             return self._enqueue(index, apply)
@@ -323,15 +536,14 @@ class VectorStore:
         doomed = list(dict.fromkeys(ids))
 
         def apply(db: sqlite3.Connection, state: IndexState) -> None:
-            present = [i for i in doomed if i in state.vectors]
+            present = [state.vectors[i] for i in doomed if i in state.vectors]
             db.executemany(
                 "DELETE FROM vectors WHERE index_name=? AND id=?",
-                [(state.name, i) for i in present],
+                [(state.name, r.id) for r in present],
             )
-            for i in present:
-                del state.vectors[i]
-            if present:
-                state.cache = None
+            state.rows.remove(present)
+            for r in present:
+                del state.vectors[r.id]
 
         with self._lock:
             return self._enqueue(index, apply)
@@ -355,15 +567,13 @@ class VectorStore:
             state.metadata_indexes.pop(prop, None)
             # UNCERTAIN: deleting a metadata index drops the values it indexed.
             changed = [r for r in state.vectors.values() if prop in r.indexed]
-            for r in changed:
-                r.indexed.pop(prop, None)
             db.executemany(
                 "UPDATE vectors SET indexed=? WHERE index_name=? AND id=?",
-                [
-                    (orjson.dumps(r.indexed) if r.indexed else None, state.name, r.id)
-                    for r in changed
-                ],
+                [(_dump_without(r.indexed, prop), state.name, r.id) for r in changed],
             )
+            for r in changed:
+                r.indexed.pop(prop, None)
+            state.rows.reindex(changed)
 
         with self._lock:
             return self._enqueue(index, apply)
@@ -378,27 +588,50 @@ class VectorStore:
         namespace: str | None,
         predicate: Predicate | None,
     ) -> list[Match]:
-        """The ``top_k`` best matches, best first, by the index's metric."""
+        """The ``top_k`` best matches, best first, by the index's metric.
+
+        The namespace restricts first, then the metadata filter; both select rows of the
+        incrementally maintained matrix, so a query right after a write costs what any other
+        query costs.
+        """
         with self._lock:
             self.apply_due()
             state = self.indexes[index]
-            cached = state.matrix()
-            mat, norms = cached.matrix, cached.norms
+            store = state.rows
+            n = store.n
             rows: npt.NDArray[np.intp] | None = None
             if namespace is not None:
-                rows = np.flatnonzero(cached.namespaces == namespace)
+                code = store.namespace_code(namespace)
+                if code is None:
+                    return []
+                rows = np.flatnonzero(store.namespace_codes[:n] == code)
             if predicate is not None:
-                candidates = range(len(cached.ids)) if rows is None else rows.tolist()
-                rows = np.fromiter(
-                    (i for i in candidates if predicate(cached.records[int(i)].indexed)),
-                    dtype=np.intp,
-                )
-            if rows is not None:
-                mat, norms = mat[rows], norms[rows]
-            if mat.shape[0] == 0:
-                return []
+                codes = store.snapshot_codes[:n] if rows is None else store.snapshot_codes[rows]
+                table = store.snapshots()
+                if len(table) <= len(codes):
+                    passes = np.fromiter(
+                        (predicate(s) for s in table), dtype=bool, count=len(table)
+                    )
+                    keep = passes[codes]
+                else:  # more distinct snapshots than candidates: test each candidate once
+                    keep = np.fromiter(
+                        (predicate(table[c]) for c in codes.tolist()), dtype=bool, count=len(codes)
+                    )
+                selected = np.flatnonzero(keep)
+                rows = selected if rows is None else rows[selected]
             q = np.ascontiguousarray(vector, dtype=np.float32)
-            dots = mat @ q
+            if rows is None:
+                dots = store.matrix[:n] @ q
+                norms = store.norms[:n]
+            elif len(rows) * 3 > n:
+                # most rows survive: one pass over the whole matrix beats copying the subset
+                dots = (store.matrix[:n] @ q)[rows]
+                norms = store.norms[rows]
+            else:
+                dots = store.matrix[rows] @ q
+                norms = store.norms[rows]
+            if dots.shape[0] == 0:
+                return []
             if state.metric == "cosine":
                 denom = norms * np.float32(np.linalg.norm(q))
                 denom[denom == 0] = np.float32(1.0)
@@ -419,22 +652,32 @@ class VectorStore:
                 part = np.arange(len(scores))
             best = part[np.argsort(order_key[part], kind="stable")]
             out = []
-            for pos in best:
-                row = int(pos) if rows is None else int(rows[int(pos)])
-                out.append(Match(cached.records[row], float(scores[int(pos)])))
+            for pos in best.tolist():
+                row = pos if rows is None else int(rows[pos])
+                record = store.records[row]
+                out.append(Match(record, float(scores[pos]), store.values(record)))
             return out
 
     def vector_values(self, index: str, vector_id: str) -> npt.NDArray[np.float32] | None:
         with self._lock:
             self.apply_due()
-            record = self.indexes[index].vectors.get(vector_id)
-            return None if record is None else record.array()
+            state = self.indexes[index]
+            record = state.vectors.get(vector_id)
+            return None if record is None else state.rows.values(record)
 
-    def get_ids(self, index: str, ids: Sequence[str]) -> list[VectorRecord]:
+    def get_ids(
+        self, index: str, ids: Sequence[str]
+    ) -> list[tuple[VectorRecord, npt.NDArray[np.float32]]]:
+        """The stored vectors among ``ids`` (first occurrence order), each with its values."""
         with self._lock:
             self.apply_due()
-            vectors = self.indexes[index].vectors
-            return [vectors[i] for i in dict.fromkeys(ids) if i in vectors]
+            state = self.indexes[index]
+            vectors = state.vectors
+            return [
+                (vectors[i], state.rows.values(vectors[i]))
+                for i in dict.fromkeys(ids)
+                if i in vectors
+            ]
 
     def list_ids(self, index: str, count: int, after: str | None) -> tuple[list[str], int, bool]:
         """Ids in lexicographic order after ``after``: (page, total, truncated)."""

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import orjson
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -21,6 +19,7 @@ from cloudflare_ai import limits
 from . import errors
 from .errors import ApiError
 from .filters import compile_filter, nest
+from .vector_parse import parse_vectors
 from .vector_store import NewVector, VectorStore
 
 _NAME = re.compile(limits.INDEX_NAME_PATTERN)
@@ -155,66 +154,7 @@ class VectorizeApi:
         return data
 
     def _parse_vectors(self, data: bytes, dims: int, discard: bool) -> list[NewVector]:
-        ids: list[str] = []
-        rows: list[npt.NDArray[Any]] = []
-        extra: list[tuple[str | None, dict[str, Any] | None]] = []
-        for number, line in enumerate(data.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                item, row = _parse_line(line)
-            except (orjson.JSONDecodeError, ValueError) as exc:
-                if discard:
-                    continue
-                raise ApiError(
-                    errors.UNPARSABLE, detail=f"unparsable NDJSON on line {number}: {exc}"
-                ) from exc
-            vid = item.get("id")
-            if not isinstance(vid, str) or not vid:
-                raise ApiError(errors.INVALID_ID, detail=f"line {number}: 'id' must be a string")
-            if _byte_len(vid) > limits.MAX_ID_BYTES:
-                raise ApiError(
-                    errors.INVALID_ID,
-                    detail=f'id "{vid[:20]}..." is longer than {limits.MAX_ID_BYTES} bytes',
-                )
-            if row is None:
-                row = _values_array(vid, item.get("values"))
-            if len(row) != dims:
-                raise ApiError(errors.DIMENSION_MISMATCH, id=vid, expected=dims, got=len(row))
-            ns = item.get("namespace")
-            if ns is not None and (not isinstance(ns, str) or not ns):
-                raise ApiError(errors.INVALID_NAMESPACE, detail=f'vector "{vid}": bad namespace')
-            if isinstance(ns, str) and _byte_len(ns) > limits.MAX_NAMESPACE_BYTES:
-                raise ApiError(
-                    errors.INVALID_NAMESPACE,
-                    detail=f'vector "{vid}": namespace longer than '
-                    f"{limits.MAX_NAMESPACE_BYTES} bytes",
-                )
-            meta = item.get("metadata")
-            if meta is not None:
-                _check_metadata(vid, meta)
-            ids.append(vid)
-            rows.append(row)
-            extra.append((ns, meta))
-            if len(ids) > limits.MAX_VECTORS_PER_WRITE:
-                raise ApiError(
-                    errors.TOO_MANY_VECTORS,
-                    detail=f"at most {limits.MAX_VECTORS_PER_WRITE} vectors per request",
-                )
-        if not ids:
-            raise ApiError(errors.UNPARSABLE, detail="no vectors in the request body")
-        matrix = np.stack(rows)
-        finite = np.isfinite(matrix).all(axis=1)
-        if not finite.all():
-            bad = ids[int(np.argmin(finite))]
-            raise ApiError(
-                errors.INVALID_VECTOR,
-                detail=f'vector "{bad}": values must be finite float32 numbers',
-            )
-        return [
-            NewVector(vid, matrix[i].tobytes(), ns, meta)
-            for i, (vid, (ns, meta)) in enumerate(zip(ids, extra, strict=True))
-        ]
+        return parse_vectors(data, dims, discard)
 
     async def write(self, request: Request, name: str, replace: bool) -> dict[str, Any]:
         state = self._index(name)
@@ -291,7 +231,7 @@ class VectorizeApi:
         for m in matches:
             item: dict[str, Any] = {"id": m.record.id, "score": m.score}
             if return_values:
-                item["values"] = m.record.array()
+                item["values"] = m.values
             if return_metadata == "all":
                 item["metadata"] = m.record.metadata or {}
             elif return_metadata == "indexed":
@@ -320,8 +260,8 @@ class VectorizeApi:
         self._index(name)
         ids = self._ids(await json_object(request))
         out = []
-        for r in self.store.get_ids(name, ids):
-            item: dict[str, Any] = {"id": r.id, "values": r.array(), "metadata": r.metadata or {}}
+        for r, values in self.store.get_ids(name, ids):
+            item: dict[str, Any] = {"id": r.id, "values": values, "metadata": r.metadata or {}}
             if r.namespace is not None:
                 item["namespace"] = r.namespace
             out.append(item)
@@ -400,75 +340,6 @@ class VectorizeApi:
                 errors.METADATA_INDEX_MISSING, detail=f"metadata index {prop!r} does not exist"
             )
         return {"mutationId": self.store.delete_metadata_index(name, prop)}
-
-
-def _check_metadata(vid: str, meta: Any) -> None:
-    if not isinstance(meta, dict):
-        raise ApiError(
-            errors.INVALID_METADATA, detail=f'vector "{vid}": metadata must be an object'
-        )
-    size = len(orjson.dumps(meta))
-    if size > limits.MAX_METADATA_BYTES:
-        raise ApiError(
-            errors.INVALID_METADATA,
-            detail=f'vector "{vid}": metadata is {size} bytes, over {limits.MAX_METADATA_BYTES}',
-        )
-    stack: list[Any] = [meta]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if not key or "." in key or '"' in key or key.startswith("$"):
-                    raise ApiError(
-                        errors.INVALID_METADATA,
-                        detail=f'vector "{vid}": invalid metadata key {key!r}',
-                    )
-                stack.append(value)
-        elif isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, float) and not math.isfinite(node):
-            raise ApiError(errors.INVALID_METADATA, detail=f'vector "{vid}": non-finite number')
-
-
-_NUMERIC_TEXT = b"0123456789+-.eE, \t\r"
-
-
-def _parse_line(line: bytes) -> tuple[dict[str, Any], npt.NDArray[np.float32] | None]:
-    """One NDJSON record and, when its ``values`` text is plainly numeric, the float32 row.
-
-    The raw bytes of the array are checked for non-numeric characters in C (bytes.translate),
-    which avoids an ``isinstance`` per value on the hot path; anything unusual returns None
-    so the caller validates value by value.
-    """
-    item = orjson.loads(line)
-    if not isinstance(item, dict):
-        raise ValueError("each line must be a JSON object")
-    values = item.get("values")
-    if not isinstance(values, list):
-        return item, None
-    start = line.find(b'"values"')
-    opening = line.find(b"[", start)
-    closing = line.find(b"]", opening)
-    if start < 0 or opening < 0 or closing < 0:
-        return item, None
-    if line[opening + 1 : closing].translate(None, _NUMERIC_TEXT):
-        return item, None
-    try:
-        with np.errstate(over="ignore"):
-            return item, np.array(values, dtype=np.float32)
-    except (TypeError, ValueError):
-        return item, None
-
-
-def _values_array(vid: str, values: Any) -> npt.NDArray[np.float32]:
-    if not isinstance(values, list) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in values
-    ):
-        raise ApiError(
-            errors.INVALID_VECTOR, detail=f"vector \"{vid}\": 'values' must be an array of numbers"
-        )
-    with np.errstate(over="ignore"):
-        return np.array(values, dtype=np.float32)
 
 
 def _encode_cursor(last_id: str) -> str:
