@@ -146,14 +146,16 @@ class RateLimiter:
 
 
 class _Bounded:
-    """Concurrency and rate limits around one kind of request."""
+    """Concurrency and rate limits around one kind of request: at most ``concurrency`` of this
+    kind, and together with the other kinds at most the slots of the shared ``total``."""
 
-    def __init__(self, concurrency: int, per_minute: int | None) -> None:
+    def __init__(self, total: asyncio.Semaphore, concurrency: int, per_minute: int | None) -> None:
+        self.total = total
         self.slots = asyncio.Semaphore(concurrency)
         self.rate = RateLimiter(per_minute) if per_minute else None
 
     async def run(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        async with self.slots:
+        async with self.slots, self.total:
             if self.rate is not None:
                 await self.rate.acquire()
             return await call()
@@ -183,7 +185,8 @@ async def aingest(
     ``concurrency`` bounds requests in flight (default: the clients' ``max_concurrency``);
     embedding requests are also held under the model's published per-minute limit and writes
     under the API's. ``write_batch`` vectors go in one write request (≤ 5000). At most
-    ``max_buffered`` records (default: enough to keep every slot busy) are in memory at once.
+    ``max_buffered`` records (default: enough to keep every slot busy) are in memory at once;
+    a smaller ``max_buffered`` shrinks the embedding and write batches to fit.
     With ``text_key`` the text is stored in metadata (as the framework stores expect).
     A batch that still fails after retries stops the ingestion with
     :class:`~cloudflare_ai.errors.PartialWriteError` listing what was and was not written;
@@ -198,8 +201,15 @@ async def aingest(
     embed_size = info.max_batch or 100
     slots = concurrency or workers_ai.settings.max_concurrency
     buffered = max_buffered or max(write_batch * 2, embed_size * slots * 2)
-    embed_limit = _Bounded(slots, embed_requests_per_minute or info.requests_per_minute)
-    write_limit = _Bounded(max(1, slots // 2), write_requests_per_minute)
+    if buffered < 1:
+        raise ValidationError("max_buffered must be at least 1")
+    # A part-filled embedding batch and a part-filled write batch must not together use up
+    # the buffer, or the reader would wait forever for memory that only a write frees.
+    embed_size = min(embed_size, max(1, buffered // 2))
+    write_batch = min(write_batch, buffered - embed_size + 1)
+    in_flight = asyncio.Semaphore(slots)  # embeddings and writes together
+    embed_limit = _Bounded(in_flight, slots, embed_requests_per_minute or info.requests_per_minute)
+    write_limit = _Bounded(in_flight, max(1, slots // 2), write_requests_per_minute)
     memory = asyncio.Semaphore(buffered)  # records read but not yet written
     state = Progress()
     ids: list[str] = []
@@ -288,9 +298,11 @@ async def aingest(
         tasks = {t for t in tasks if not t.done()}
         if errors:
             break
-    if batch and not errors:
+    if batch and errors:  # read, never sent
+        failed.extend(r.id for r in batch)
+    elif batch:
         tasks.add(asyncio.create_task(embed(batch)))
-    while tasks:
+    while tasks or pending:
         await asyncio.gather(*tasks)
         tasks = {t for t in tasks if not t.done()}
         flush(force=True)
@@ -327,6 +339,10 @@ def ingest(
     the caller already runs one). Connection settings come from ``settings`` or the
     environment."""
     resolved = settings or ClientSettings.resolve()
+    concurrency = options.get("concurrency")
+    if concurrency and concurrency > resolved.max_concurrency:
+        # the clients' connection pools are sized from max_concurrency
+        resolved = resolved.model_copy(update={"max_concurrency": concurrency})
 
     async def main() -> IngestReport:
         async with (
