@@ -1,0 +1,1 @@
+"""Performance benchmarks of cloudflare-ai against the local emulator (see README.md)."""
