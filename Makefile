@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_REPLAY := --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost
 
-.PHONY: demo test lint typecheck unit record record-live install clean constraints
+.PHONY: demo test lint typecheck unit record record-live install clean constraints bench bench-million
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -39,6 +39,13 @@ record: $(STAMP)
 # Record against real Cloudflare into cassettes/live/ (needs credentials).
 record-live: $(STAMP)
 	CLOUDFLARE_AI_LIVE=1 $(VENV)/bin/pytest tests --record-mode=rewrite -m "vcr or live"
+
+# Performance report (README and benchmarks/results); peers are compared when installed.
+bench: $(STAMP)
+	$(PY) benchmarks/run.py --readme README.md
+
+bench-million: $(STAMP)
+	$(PY) benchmarks/run.py --million
 
 # Refresh the pinned versions after changing dependencies in pyproject.toml.
 constraints: | $(PY)

@@ -174,7 +174,7 @@ async def aingest(
     concurrency: int | None = None,
     embed_requests_per_minute: int | None = None,
     write_requests_per_minute: int | None = WRITE_REQUESTS_PER_MINUTE,
-    write_batch: int = 2000,
+    write_batch: int = 500,
     max_buffered: int | None = None,
     wait: bool = False,
     wait_timeout: float = 300.0,
