@@ -8,7 +8,8 @@ Clients are created once per instance, on first use, and reused (one connection 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
@@ -21,7 +22,7 @@ from .config import (
     env_first,
 )
 from .transport import RetryPolicy
-from .workers_ai import AsyncWorkersAIClient, WorkersAIClient
+from .workers_ai import AsyncWorkersAIClient, ChatOptions, WorkersAIClient
 
 
 def resolve_settings(
@@ -130,3 +131,67 @@ def running_loop() -> object:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+SAMPLING_KEYS = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "repetition_penalty",
+    "frequency_penalty",
+    "presence_penalty",
+)
+_PASSTHROUGH = ("tools", "tool_choice", "response_format", "raw", "lora", "reasoning_effort")
+
+
+class GenerationFields(BaseModel):
+    """The generation settings every adapter model offers, with per-call overrides."""
+
+    api: Literal["native", "openai"] = "native"
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+    repetition_penalty: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    reasoning_effort: str | None = None
+
+    def _sampling_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in SAMPLING_KEYS if getattr(self, k) is not None}
+
+
+def chat_options(
+    fields: GenerationFields,
+    model: str,
+    kwargs: Mapping[str, Any],
+    *,
+    stop: Sequence[str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> tuple[str, ChatOptions]:
+    """The model and the core's chat options for one adapter call: per-call ``kwargs`` over
+    the instance's fields; unknown keys go into the request body."""
+    rest = dict(kwargs)
+    model = str(rest.pop("model", None) or model)
+    rest.pop("stream", None)
+    options: dict[str, Any] = {"api": rest.pop("api", fields.api)}
+    for key in SAMPLING_KEYS:
+        value = rest.pop(key, getattr(fields, key))
+        if value is not None:
+            options[key] = value
+    for key in _PASSTHROUGH:
+        value = rest.pop(key, None)
+        if value is not None:
+            options[key] = value
+    if "reasoning_effort" not in options and fields.reasoning_effort is not None:
+        options["reasoning_effort"] = fields.reasoning_effort
+    stops = rest.pop("stop", None) or stop
+    if stops:
+        options["stop"] = list(stops)
+    extra = {**(extra_body or {}), **{k: v for k, v in rest.items() if v is not None}}
+    if extra:
+        options["extra_body"] = extra
+    return model, options  # type: ignore[return-value]

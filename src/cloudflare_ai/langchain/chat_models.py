@@ -35,7 +35,7 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import Field
 
-from ..connection import CloudflareConnection
+from ..connection import CloudflareConnection, GenerationFields, chat_options
 from ..models import DEFAULT_CHAT_MODEL
 from ..streaming import aggregate
 from ..tools import fix_tool_calls
@@ -50,22 +50,8 @@ from ._messages import (
     used_tool_call_ids,
 )
 
-_SAMPLING = (
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "repetition_penalty",
-    "frequency_penalty",
-    "presence_penalty",
-)
-_PASSED = frozenset(
-    {*_SAMPLING, "tools", "tool_choice", "response_format", "raw", "lora", "reasoning_effort"}
-)
 
-
-class ChatWorkersAI(CloudflareConnection, BaseChatModel):
+class ChatWorkersAI(CloudflareConnection, GenerationFields, BaseChatModel):
     """Chat with a Workers AI text-generation model.
 
     ```python
@@ -82,17 +68,7 @@ class ChatWorkersAI(CloudflareConnection, BaseChatModel):
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
-    api: Literal["native", "openai"] = "native"
-    temperature: float | None = None
-    max_tokens: int | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    seed: int | None = None
-    repetition_penalty: float | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
-    reasoning_effort: str | None = None
     streaming: bool = False
     model_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra fields sent in the request body."
@@ -119,7 +95,7 @@ class ChatWorkersAI(CloudflareConnection, BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         params = {"model": self.model, "api": self.api}
-        params.update({k: getattr(self, k) for k in _SAMPLING if getattr(self, k) is not None})
+        params.update(self._sampling_params())
         return params
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
@@ -144,26 +120,9 @@ class ChatWorkersAI(CloudflareConnection, BaseChatModel):
         self, stop: list[str] | None, kwargs: dict[str, Any]
     ) -> tuple[str, ChatOptions]:
         """The model and the core's chat options for one call."""
-        kwargs = dict(kwargs)
-        model = str(kwargs.pop("model", None) or self.model)
-        kwargs.pop("stream", None)
-        options: dict[str, Any] = {"api": kwargs.pop("api", self.api)}
-        for key in _SAMPLING:
-            value = kwargs.pop(key, getattr(self, key))
-            if value is not None:
-                options[key] = value
-        for key in _PASSED - set(_SAMPLING):
-            if kwargs.get(key) is not None:
-                options[key] = kwargs.pop(key)
-        if "reasoning_effort" not in options and self.reasoning_effort is not None:
-            options["reasoning_effort"] = self.reasoning_effort
-        stops = stop if stop is not None else kwargs.pop("stop", None) or self.stop
-        if stops:
-            options["stop"] = list(stops)
-        extra = {**self.model_kwargs, **{k: v for k, v in kwargs.items() if v is not None}}
-        if extra:
-            options["extra_body"] = extra
-        return model, options  # type: ignore[return-value]
+        stops = stop if stop is not None else kwargs.get("stop") or self.stop
+        rest = {k: v for k, v in kwargs.items() if k != "stop"}
+        return chat_options(self, self.model, rest, stop=stops, extra_body=self.model_kwargs)
 
     @staticmethod
     def _fixed_calls(

@@ -14,24 +14,13 @@ from langchain_core.language_models.llms import LLM
 from langchain_core.outputs import GenerationChunk
 from pydantic import Field
 
-from ..connection import CloudflareConnection
+from ..connection import CloudflareConnection, GenerationFields, chat_options
 from ..models import DEFAULT_CHAT_MODEL
 from ..types import ChatChunk
 from ..workers_ai import ChatOptions
 
-_SAMPLING = (
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "repetition_penalty",
-    "frequency_penalty",
-    "presence_penalty",
-)
 
-
-class WorkersAI(CloudflareConnection, LLM):
+class WorkersAI(CloudflareConnection, GenerationFields, LLM):
     """Text completion with a Workers AI model.
 
     ``raw=True`` sends the prompt without the model's chat template (for prompts already in
@@ -40,14 +29,6 @@ class WorkersAI(CloudflareConnection, LLM):
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
     raw: bool = False
-    temperature: float | None = None
-    max_tokens: int | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    seed: int | None = None
-    repetition_penalty: float | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
     stop: list[str] | None = None
     lora: str | None = None
 
@@ -58,7 +39,7 @@ class WorkersAI(CloudflareConnection, LLM):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"model": self.model, "raw": self.raw}
-        params.update({k: getattr(self, k) for k in _SAMPLING if getattr(self, k) is not None})
+        params.update(self._sampling_params())
         return params
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
@@ -68,24 +49,14 @@ class WorkersAI(CloudflareConnection, LLM):
         return params
 
     def _options(self, stop: list[str] | None, kwargs: dict[str, Any]) -> tuple[str, ChatOptions]:
-        kwargs = dict(kwargs)
-        model = str(kwargs.pop("model", None) or self.model)
-        options: dict[str, Any] = {}
-        for key in _SAMPLING:
-            value = kwargs.pop(key, getattr(self, key))
-            if value is not None:
-                options[key] = value
-        if kwargs.pop("raw", self.raw):
-            options["raw"] = True
-        lora = kwargs.pop("lora", self.lora)
-        if lora:
-            options["lora"] = lora
+        rest = {k: v for k, v in kwargs.items() if k != "stop"}
+        if rest.get("raw", self.raw):
+            rest["raw"] = True
+        else:
+            rest.pop("raw", None)
+        rest.setdefault("lora", self.lora)
         stops = stop if stop is not None else self.stop
-        if stops:
-            options["stop"] = list(stops)
-        if kwargs:
-            options["extra_body"] = kwargs
-        return model, options  # type: ignore[return-value]
+        return chat_options(self, self.model, rest, stop=stops)
 
     def _call(
         self,

@@ -8,7 +8,7 @@ for agents, ``structured_predict`` and ``as_structured_llm``; usage in ``raw`` a
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
@@ -33,7 +33,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from pydantic import Field
 
-from ..connection import CloudflareConnection
+from ..connection import CloudflareConnection, GenerationFields, chat_options
 from ..models import DEFAULT_CHAT_MODEL, get_model
 from ..streaming import aggregate
 from ..tools import fix_tool_calls
@@ -45,21 +45,11 @@ from ._messages import assistant_message, raw_of, to_workers_ai, usage_dict, use
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
-_SAMPLING = (
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "repetition_penalty",
-    "frequency_penalty",
-    "presence_penalty",
-)
 #: Context window assumed for a model the table does not know.
 _FALLBACK_CONTEXT = 8192
 
 
-class WorkersAI(CloudflareConnection, FunctionCallingLLM):
+class WorkersAI(CloudflareConnection, GenerationFields, FunctionCallingLLM):
     """A Workers AI text-generation model for LlamaIndex.
 
     ```python
@@ -75,17 +65,7 @@ class WorkersAI(CloudflareConnection, FunctionCallingLLM):
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, description="Workers AI model name.")
-    api: Literal["native", "openai"] = "native"
-    temperature: float | None = None
-    max_tokens: int | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    seed: int | None = None
-    repetition_penalty: float | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
     stop: list[str] | None = None
-    reasoning_effort: str | None = None
     context_window: int | None = Field(
         default=None, description="Override the model table's context window."
     )
@@ -111,26 +91,9 @@ class WorkersAI(CloudflareConnection, FunctionCallingLLM):
 
     # --- translation ------------------------------------------------------------------------
     def _options(self, kwargs: dict[str, Any]) -> tuple[str, ChatOptions]:
-        kwargs = dict(kwargs)
-        model = str(kwargs.pop("model", None) or self.model)
-        options: dict[str, Any] = {"api": kwargs.pop("api", self.api)}
-        for key in _SAMPLING:
-            value = kwargs.pop(key, getattr(self, key))
-            if value is not None:
-                options[key] = value
-        for key in ("tools", "tool_choice", "response_format", "raw", "lora"):
-            if kwargs.get(key) is not None:
-                options[key] = kwargs.pop(key)
-        effort = kwargs.pop("reasoning_effort", self.reasoning_effort)
-        if effort is not None:
-            options["reasoning_effort"] = effort
-        stop = kwargs.pop("stop", None) or self.stop
-        if stop:
-            options["stop"] = list(stop)
-        extra = {**self.additional_kwargs, **{k: v for k, v in kwargs.items() if v is not None}}
-        if extra:
-            options["extra_body"] = extra
-        return model, options  # type: ignore[return-value]
+        return chat_options(
+            self, self.model, kwargs, stop=self.stop, extra_body=self.additional_kwargs
+        )
 
     @staticmethod
     def _response(
