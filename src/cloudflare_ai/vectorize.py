@@ -107,7 +107,8 @@ def _validated_lines(
     vectors: Iterable[VectorLike], dimensions: int | None
 ) -> Iterator[tuple[str, bytes]]:
     """Encoded lines. A sequence is checked completely (and for duplicate ids) before the
-    first line is produced; any other iterable is checked as it is consumed."""
+    first line is produced; any other iterable is checked as it is consumed (its ids are
+    remembered to refuse duplicates, so memory grows with the number of ids)."""
     if isinstance(vectors, Sequence):
         items = [as_vector(v, i) for i, v in enumerate(vectors)]
         for position, vector in enumerate(items):
@@ -121,8 +122,18 @@ def _validated_lines(
         for position, vector in enumerate(items):
             yield _encode(vector, dimensions, position)
         return
+    seen: dict[str, int] = {}
     for position, item in enumerate(vectors):
-        yield _encode(as_vector(item, position), dimensions, position)
+        vector = as_vector(item, position)
+        first = seen.setdefault(str(vector.id), position)
+        if first != position:
+            raise ValidationError(
+                f"vector id {vector.id!r} appears twice in one write (positions {first} and "
+                f"{position}); which one Vectorize keeps would be undefined",
+                item=str(vector.id),
+                position=position,
+            )
+        yield _encode(vector, dimensions, position)
 
 
 def _accepted_at(response: httpx.Response) -> datetime | None:

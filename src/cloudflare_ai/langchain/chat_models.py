@@ -36,6 +36,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import Field
 
 from ..connection import CloudflareConnection, GenerationFields, chat_options
+from ..errors import ValidationError
 from ..models import DEFAULT_CHAT_MODEL
 from ..streaming import aggregate
 from ..tools import fix_tool_calls
@@ -247,8 +248,9 @@ class ChatWorkersAI(CloudflareConnection, GenerationFields, BaseChatModel):
             if isinstance(tool_choice, str) and tool_choice not in ("auto", "none", "any"):
                 names = [t["function"]["name"] for t in formatted]
                 if tool_choice != "required" and tool_choice not in names:
-                    raise ValueError(
-                        f"tool_choice {tool_choice!r} is not one of the bound tools {names}"
+                    raise ValidationError(
+                        f"tool_choice {tool_choice!r} is not one of the bound tools {names}",
+                        item=tool_choice,
                     )
             kwargs["tool_choice"] = tool_choice
         return super().bind(tools=formatted, **kwargs)
