@@ -735,6 +735,9 @@ class WorkersAIClient(_WorkersAIBase):
         settings: ClientSettings | None = None,
         query_cache_size: int = 0,
     ) -> None:
+        if settings is not None and gateway is not None:
+            # An explicit gateway applies on top of ready-made settings.
+            settings = settings.model_copy(update={"gateway": GatewaySettings.coerce(gateway)})
         self.settings = settings or ClientSettings.resolve(
             account_id=account_id,
             api_token=api_token,
@@ -899,6 +902,9 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         settings: ClientSettings | None = None,
         query_cache_size: int = 0,
     ) -> None:
+        if settings is not None and gateway is not None:
+            # An explicit gateway applies on top of ready-made settings.
+            settings = settings.model_copy(update={"gateway": GatewaySettings.coerce(gateway)})
         self.settings = settings or ClientSettings.resolve(
             account_id=account_id,
             api_token=api_token,
