@@ -22,7 +22,7 @@ from .config import (
     env_first,
 )
 from .transport import RetryPolicy
-from .workers_ai import AsyncWorkersAIClient, ChatOptions, WorkersAIClient
+from .workers_ai import SAMPLING_KEYS, AsyncWorkersAIClient, ChatOptions, WorkersAIClient
 
 
 def resolve_settings(
@@ -133,16 +133,6 @@ def running_loop() -> object:
         return None
 
 
-SAMPLING_KEYS = (
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "repetition_penalty",
-    "frequency_penalty",
-    "presence_penalty",
-)
 _PASSTHROUGH = ("tools", "tool_choice", "response_format", "raw", "lora", "reasoning_effort")
 
 

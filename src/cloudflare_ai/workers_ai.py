@@ -71,7 +71,7 @@ class ChatOptions(TypedDict, total=False):
 
 
 #: Sampling and generation parameters passed through to the model as given.
-_SAMPLING = (
+SAMPLING_KEYS = (
     "max_tokens",
     "temperature",
     "top_p",
@@ -299,7 +299,7 @@ class _WorkersAIBase:
             body["messages"] = clean_messages(messages)
         else:
             body["prompt"] = prompt
-        for key in _SAMPLING:
+        for key in SAMPLING_KEYS:
             if params.get(key) is not None:
                 body[key] = params[key]
         norm_tools = normalize_tools(tools)
