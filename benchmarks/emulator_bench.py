@@ -29,7 +29,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from cloudflare_ai.local.server import LocalCloudflare
+from cloudflare_ai_local.server import LocalCloudflare
 from cloudflare_ai.ndjson import encode_vector
 
 BATCH = 5000

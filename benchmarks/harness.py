@@ -30,7 +30,7 @@ import numpy as np
 import orjson
 
 from cloudflare_ai.config import ClientSettings
-from cloudflare_ai.local.config import DEFAULT_ACCOUNT_ID, DEFAULT_API_TOKEN
+from cloudflare_ai_local.config import DEFAULT_ACCOUNT_ID, DEFAULT_API_TOKEN
 from cloudflare_ai.models import DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL
 from cloudflare_ai.ndjson import encode_vector
 from cloudflare_ai.pipeline import ingest
@@ -46,7 +46,7 @@ CHAT_MODEL = DEFAULT_CHAT_MODEL
 _SERVER_CODE = """
 import sys
 import uvicorn
-from cloudflare_ai.local import EmulatorConfig, FaultConfig, create_app
+from cloudflare_ai_local import EmulatorConfig, FaultConfig, create_app
 port, latency_ms = int(sys.argv[1]), float(sys.argv[2])
 app = create_app(EmulatorConfig(faults=FaultConfig(latency_ms=latency_ms)))
 uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
@@ -74,7 +74,7 @@ def _proc_status(pid: int | str, field_name: str) -> float | None:
 
 
 class Emulator:
-    """``cloudflare_ai.local`` in a child process on a free port, with injected latency."""
+    """``cloudflare_ai_local`` in a child process on a free port, with injected latency."""
 
     def __init__(self, latency_ms: float = 80.0, *, python: str = sys.executable) -> None:
         self.latency_ms = latency_ms

@@ -82,7 +82,7 @@ class Target:
 
     def clear_faults(self) -> None:
         if self.emulator is not None:
-            from cloudflare_ai.local import FaultConfig
+            from cloudflare_ai_local import FaultConfig
 
             self.emulator.set_faults(FaultConfig())
 
@@ -136,7 +136,7 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
             os.environ["CLOUDFLARE_API_TOKEN"],
         )
     else:
-        from cloudflare_ai.local import LocalCloudflare
+        from cloudflare_ai_local import LocalCloudflare
 
         with LocalCloudflare(account_id=PLACEHOLDER_ACCOUNT, gateway_token=GATEWAY_TOKEN) as cf:
             yield Target("record", cf.base_url, cf.gateway_url, cf.account_id, cf.api_token, cf)
@@ -201,7 +201,7 @@ def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def _known_secrets() -> None:
     """Secrets that must never reach a cassette (checked by the contract tests)."""
-    from cloudflare_ai.local.config import DEFAULT_API_TOKEN
+    from cloudflare_ai_local.config import DEFAULT_API_TOKEN
 
     secrets = [GATEWAY_TOKEN, DEFAULT_API_TOKEN, REPLAY_TOKEN, "wrong-token-value-123"]
     os.environ.setdefault("CF_TEST_SECRETS", ",".join(secrets))

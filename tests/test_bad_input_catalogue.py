@@ -7,7 +7,7 @@ key, position, model or parameter at fault) and where the error must come from:
 * ``before_send=True``: refused by the client itself. The clients run on an
   :class:`httpx.MockTransport` that records requests, and the test asserts none was made.
 * ``before_send=False``: only the server can know (unknown model, wrong credentials, index
-  state). These run against the in-process emulator, :class:`cloudflare_ai.local.LocalCloudflare`.
+  state). These run against the in-process emulator, :class:`cloudflare_ai_local.LocalCloudflare`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from cloudflare_ai import (
     VectorizeClient,
     WorkersAIClient,
 )
-from cloudflare_ai.local import LocalCloudflare
+from cloudflare_ai_local import LocalCloudflare
 from tests.unit._support import (
     ACCOUNT,
     CHAT_MODEL,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cloudflare_ai.cli import app, main
-from cloudflare_ai.local import LocalCloudflare
+from cloudflare_ai_app.cli import app, main
+from cloudflare_ai_local import LocalCloudflare
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import io
 import pytest
 from typer.testing import CliRunner
 
-from cloudflare_ai import demo
-from cloudflare_ai.cli import app
+from cloudflare_ai_app import demo
+from cloudflare_ai_app.cli import app
 
 
 @pytest.fixture(autouse=True)

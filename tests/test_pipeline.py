@@ -19,9 +19,9 @@ import pytest
 from cloudflare_ai import AsyncVectorizeClient, AsyncWorkersAIClient, VectorizeClient
 from cloudflare_ai.config import ClientSettings
 from cloudflare_ai.errors import PartialWriteError
-from cloudflare_ai.local import FaultConfig, LocalCloudflare
 from cloudflare_ai.pipeline import Progress, RateLimiter, Record, aingest, ingest
 from cloudflare_ai.transport import RetryPolicy
+from cloudflare_ai_local import FaultConfig, LocalCloudflare
 
 pytestmark = pytest.mark.emulator
 

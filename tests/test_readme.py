@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudflare_ai.local import LocalCloudflare
+from cloudflare_ai_local import LocalCloudflare
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)

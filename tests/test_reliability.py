@@ -24,8 +24,8 @@ from cloudflare_ai import (
     WorkersAIClient,
 )
 from cloudflare_ai.config import ClientSettings
-from cloudflare_ai.local import FaultConfig, LocalCloudflare
 from cloudflare_ai.pipeline import Record, ingest
+from cloudflare_ai_local import FaultConfig, LocalCloudflare
 
 DOCS = int(os.environ.get("RELIABILITY_DOCS", "10000"))
 PATIENT = RetryPolicy(max_retries=10, initial_delay=0.002, max_delay=0.02, max_retry_after=0.05)

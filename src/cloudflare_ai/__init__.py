@@ -2,7 +2,7 @@
 
 One httpx-based core (this package) with sync and async clients; LangChain and LlamaIndex
 adapters in :mod:`cloudflare_ai.langchain` and :mod:`cloudflare_ai.llama_index`; a local
-emulator of the REST APIs in :mod:`cloudflare_ai.local`.
+emulator of the REST APIs in :mod:`cloudflare_ai_local`.
 """
 
 __version__ = "0.1.0"

@@ -20,7 +20,7 @@ from cloudflare_ai import (
     VectorizeClient,
     WorkersAIClient,
 )
-from cloudflare_ai.local import FaultConfig, LocalCloudflare
+from cloudflare_ai_local import FaultConfig, LocalCloudflare
 
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 MESSAGES = [{"role": "user", "content": "Tell me about the emulator and its faults please."}]

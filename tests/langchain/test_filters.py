@@ -15,7 +15,7 @@ from cloudflare_ai.langchain.filters import (
     filter_properties,
     to_vectorize_filter,
 )
-from cloudflare_ai.local.filters import compile_filter
+from cloudflare_ai_local.filters import compile_filter
 
 # --- translation rules ---------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from cloudflare_ai.demo_frameworks import langchain_rag, stream_langchain
-from cloudflare_ai.environment import Connection
+from cloudflare_ai_app.demo_frameworks import langchain_rag, stream_langchain
+from cloudflare_ai_app.environment import Connection
 from tests.conftest import Target
 
 QUESTION = "When do I have to create a metadata index for Vectorize filters to work?"

@@ -23,7 +23,7 @@ from cloudflare_ai.llama_index.filters import (
     matches_filter,
     to_vectorize_filter,
 )
-from cloudflare_ai.local.filters import compile_filter, indexed_snapshot
+from cloudflare_ai_local.filters import compile_filter, indexed_snapshot
 
 Op = FilterOperator
 

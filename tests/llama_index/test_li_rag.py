@@ -10,9 +10,9 @@ from llama_index.core import Document, StorageContext, VectorStoreIndex
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
 
-from cloudflare_ai.demo_frameworks import llama_index_query_engine
-from cloudflare_ai.environment import Connection
 from cloudflare_ai.llama_index import VectorizeVectorStore, WorkersAI, WorkersAIEmbedding
+from cloudflare_ai_app.demo_frameworks import llama_index_query_engine
+from cloudflare_ai_app.environment import Connection
 from tests.conftest import FAST_RETRY, Target
 
 pytestmark = [pytest.mark.vcr, pytest.mark.usefixtures("cloudflare_env")]

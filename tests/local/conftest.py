@@ -8,7 +8,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from cloudflare_ai.local import EmulatorConfig, create_app
+from cloudflare_ai_local import EmulatorConfig, create_app
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 TOKEN = "local-emulator-token"

@@ -63,7 +63,7 @@ def _emulator(data_dir: Path, log: Path) -> Iterator[tuple[subprocess.Popen[byte
     cmd = [
         sys.executable,
         "-m",
-        "cloudflare_ai.cli",
+        "cloudflare_ai_app.cli",
         "serve",
         "--host",
         "127.0.0.1",

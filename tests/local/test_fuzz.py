@@ -10,7 +10,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cloudflare_ai.local import EmulatorConfig, create_app
+from cloudflare_ai_local import EmulatorConfig, create_app
 
 from .conftest import API, AUTH, BGE, LLAMA, VEC
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from cloudflare_ai.local import EmulatorConfig, create_app, emulator_state
+from cloudflare_ai_local import EmulatorConfig, create_app, emulator_state
 
 from .conftest import ACCOUNT, AUTH, BGE, GW, LLAMA_8B
 from .helpers import assert_error, sse_events

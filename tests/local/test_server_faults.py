@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cloudflare_ai.local import FaultConfig, LocalCloudflare
+from cloudflare_ai_local import FaultConfig, LocalCloudflare
 
 from .conftest import LLAMA_8B
 from .helpers import assert_error, sse_events

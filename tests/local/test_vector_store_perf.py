@@ -22,11 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cloudflare_ai.local.errors import ApiError
-from cloudflare_ai.local.filters import Predicate, compile_filter
-from cloudflare_ai.local.vector_parse import parse_vectors, parse_vectors_reference
-from cloudflare_ai.local.vector_store import NewVector, VectorStore
 from cloudflare_ai.ndjson import encode_vector
+from cloudflare_ai_local.errors import ApiError
+from cloudflare_ai_local.filters import Predicate, compile_filter
+from cloudflare_ai_local.vector_parse import parse_vectors, parse_vectors_reference
+from cloudflare_ai_local.vector_store import NewVector, VectorStore
 
 DIMS = 6
 NAMESPACES = [None, "a", "b", "ü-ns"]
@@ -474,7 +474,7 @@ def test_errors_are_identical(body: bytes) -> None:
 
 def test_client_bodies_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Client-encoded lines never fall back to the per-value ``isinstance`` checks."""
-    from cloudflare_ai.local import vector_parse
+    from cloudflare_ai_local import vector_parse
 
     def refuse(vid: str, values: Any) -> npt.NDArray[np.float32]:
         raise AssertionError(f"slow path taken for {vid!r}")

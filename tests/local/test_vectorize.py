@@ -14,7 +14,7 @@ from openapi_schema_validator import OAS30Validator
 from starlette.applications import Starlette
 
 from cloudflare_ai import limits
-from cloudflare_ai.local import EmulatorConfig, create_app, emulator_state
+from cloudflare_ai_local import EmulatorConfig, create_app, emulator_state
 
 from .conftest import AUTH, VEC
 from .helpers import assert_error, make_index, ndjson, query, upsert
@@ -589,7 +589,7 @@ async def test_persistence_across_restart(tmp_path: Path) -> None:
 
 def test_mutation_is_atomic(tmp_path: Path) -> None:
     """A failure while applying a mutation rolls the whole batch back."""
-    from cloudflare_ai.local.vector_store import NewVector, VectorStore
+    from cloudflare_ai_local.vector_store import NewVector, VectorStore
 
     store = VectorStore(tmp_path)
     store.create_index("docs", 1, "cosine", "")

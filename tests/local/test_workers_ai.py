@@ -511,7 +511,7 @@ async def test_async_batch_queue(client: httpx.AsyncClient) -> None:
 
 def test_react_prompts_get_an_action_then_an_answer() -> None:
     """LlamaIndex's ReAct format: Thought/Action/Action Input, then Answer after Observation."""
-    from cloudflare_ai.local import react
+    from cloudflare_ai_local import react
 
     system = (
         "Use this format:\nThought: ...\nAction: ...\nAction Input: {...}\n"

@@ -365,7 +365,7 @@ def test_gateway_errors_are_one_short_line() -> None:
 
 
 def test_connection_gateway_helper_uses_the_local_gateway() -> None:
-    from cloudflare_ai.environment import Connection
+    from cloudflare_ai_app.environment import Connection
 
     local = Connection(
         "a" * 32, "t", "http://127.0.0.1:1/client/v4", "http://127.0.0.1:1/gateway/v1", True

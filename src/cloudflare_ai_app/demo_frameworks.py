@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .demo import Passage, load_corpus
+from .corpus import Passage, load_corpus
 
 if TYPE_CHECKING:
     from .environment import Connection
@@ -40,7 +40,7 @@ def langchain_rag(
     from langchain_core.prompts import ChatPromptTemplate
     from langchain_core.runnables import RunnableParallel, RunnablePassthrough
 
-    from .langchain import ChatWorkersAI, VectorizeVectorStore, WorkersAIEmbeddings
+    from cloudflare_ai.langchain import ChatWorkersAI, VectorizeVectorStore, WorkersAIEmbeddings
 
     kwargs = connection.client_kwargs()
     embeddings = WorkersAIEmbeddings(**kwargs)
@@ -84,7 +84,7 @@ def llama_index_query_engine(
     from llama_index.core.schema import TextNode
     from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
 
-    from .llama_index import VectorizeVectorStore, WorkersAI, WorkersAIEmbedding
+    from cloudflare_ai.llama_index import VectorizeVectorStore, WorkersAI, WorkersAIEmbedding
 
     kwargs = connection.client_kwargs()
     # The store creates the index and the metadata indexes (before its first write).

@@ -18,12 +18,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from .config import ClientSettings
-from .errors import ValidationError
-from .models import DEFAULT_EMBEDDING_MODEL, require_model
-from .pipeline import Progress, Record
-from .pipeline import ingest as run_pipeline
-from .vectorize import VectorizeClient
+from cloudflare_ai.config import ClientSettings
+from cloudflare_ai.errors import ValidationError
+from cloudflare_ai.models import DEFAULT_EMBEDDING_MODEL, require_model
+from cloudflare_ai.pipeline import Progress, Record
+from cloudflare_ai.pipeline import ingest as run_pipeline
+from cloudflare_ai.vectorize import VectorizeClient
 
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst"}

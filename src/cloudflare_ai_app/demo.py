@@ -6,67 +6,19 @@ Runs on the local emulator unless Cloudflare credentials are set.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, TextIO
 
-from .models import DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL, require_model
-from .vectorize import Vector, VectorizeClient
-from .workers_ai import WorkersAIClient
+from cloudflare_ai.models import DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL, require_model
+from cloudflare_ai.vectorize import Vector, VectorizeClient
+from cloudflare_ai.workers_ai import WorkersAIClient
+
+from .corpus import Passage, load_corpus
 
 DEMO_INDEX = "cloudflare-ai-demo"
 DEFAULT_QUESTION = "When do I have to create a metadata index for Vectorize filters to work?"
 TEXT_KEY = "text"
-
-
-@dataclass(frozen=True)
-class Passage:
-    """One chunk of a corpus document, with a stable id derived from its content."""
-
-    id: str
-    text: str
-    source: str
-    title: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def _front_matter(raw: str) -> tuple[dict[str, str], str]:
-    match = re.match(r"^---\n(.*?)\n---\n", raw, re.DOTALL)
-    if not match:
-        return {}, raw
-    meta = {}
-    for line in match.group(1).splitlines():
-        key, _, value = line.partition(":")
-        meta[key.strip()] = value.strip()
-    return meta, raw[match.end() :]
-
-
-def load_corpus() -> list[Passage]:
-    """The bundled sample documents, split into paragraphs."""
-    passages = []
-    folder = resources.files("cloudflare_ai.data").joinpath("corpus")
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if not entry.name.endswith(".md"):
-            continue
-        meta, body = _front_matter(entry.read_text(encoding="utf-8"))
-        for number, paragraph in enumerate(p.strip() for p in body.split("\n\n")):
-            if not paragraph:
-                continue
-            digest = hashlib.sha256(f"{entry.name}\n{paragraph}".encode()).hexdigest()[:32]
-            passages.append(
-                Passage(
-                    id=digest,
-                    text=paragraph,
-                    source=f"{entry.name}#{number + 1}",
-                    title=meta.get("title", entry.name),
-                    metadata={"topic": meta.get("topic", "general")},
-                )
-            )
-    return passages
 
 
 def ingest(

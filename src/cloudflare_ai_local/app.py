@@ -23,7 +23,7 @@ from .gateway import Gateway, json_or_bad_input
 from .vector_store import VectorStore
 from .vectorize_api import VectorizeApi
 
-log = logging.getLogger("cloudflare_ai.local")
+log = logging.getLogger("cloudflare_ai_local")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

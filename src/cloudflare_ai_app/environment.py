@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ACCOUNT_ID_ENV, API_TOKEN_ENV, GatewaySettings, env_first
+from cloudflare_ai.config import ACCOUNT_ID_ENV, API_TOKEN_ENV, GatewaySettings, env_first
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def cloudflare_or_local(**emulator_options: Any) -> Iterator[Connection]:
     """Yield a :class:`Connection` to Cloudflare, or to a local emulator started for the
     duration of the block when no credentials are configured."""
     if has_credentials():
-        from .config import BASE_URL_ENV, DEFAULT_BASE_URL, GATEWAY_URL_ENV
+        from cloudflare_ai.config import BASE_URL_ENV, DEFAULT_BASE_URL, GATEWAY_URL_ENV
 
         yield Connection(
             account_id=env_first(ACCOUNT_ID_ENV) or "",
@@ -74,7 +74,7 @@ def cloudflare_or_local(**emulator_options: Any) -> Iterator[Connection]:
             local=False,
         )
         return
-    from .local import LocalCloudflare
+    from cloudflare_ai_local import LocalCloudflare
 
     with LocalCloudflare(**emulator_options) as cf:
         yield Connection(

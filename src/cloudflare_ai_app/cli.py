@@ -18,11 +18,12 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the cli extra
     typer = None  # type: ignore[assignment]
 
-from .errors import CloudflareError
+from cloudflare_ai.errors import CloudflareError
 
 if TYPE_CHECKING:
+    from cloudflare_ai.vectorize import VectorizeClient
+
     from .environment import Connection
-    from .vectorize import VectorizeClient
 
 if typer is not None:
     app = typer.Typer(
@@ -59,8 +60,8 @@ if typer is not None:
         ] = 0.0,
     ) -> None:
         """Run the local Cloudflare emulator (Workers AI, Vectorize, AI Gateway)."""
-        from .local import FaultConfig
-        from .local import serve as run_server
+        from cloudflare_ai_local import FaultConfig
+        from cloudflare_ai_local import serve as run_server
 
         kinds: Any = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
         try:
@@ -112,7 +113,7 @@ if typer is not None:
 
     @contextmanager
     def _vectorize() -> Iterator[VectorizeClient]:
-        from .vectorize import VectorizeClient
+        from cloudflare_ai.vectorize import VectorizeClient
 
         with _connection() as connection, VectorizeClient(**connection.client_kwargs()) as db:
             yield db
@@ -131,7 +132,7 @@ if typer is not None:
     ) -> None:
         """Create a Vectorize index."""
         if model is not None and dimensions is None:
-            from .models import require_model
+            from cloudflare_ai.models import require_model
 
             dimensions = require_model(model).dimensions
         with _vectorize() as db:
@@ -230,7 +231,8 @@ if typer is not None:
         re-run: the same chunk always gets the same id."""
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from .config import ClientSettings
+        from cloudflare_ai.config import ClientSettings
+
         from .ingest import find_files
         from .ingest import ingest as run_ingest
 
@@ -314,7 +316,7 @@ if typer is not None:
     @app.command()
     def models() -> None:
         """The model table: task, dimensions, context window, batch limit, price."""
-        from .models import iter_models
+        from cloudflare_ai.models import iter_models
 
         header = f"{'model':46} {'task':16} {'dims':>5} {'context':>8} {'batch':>5}  price $/M"
         typer.echo(header)

@@ -93,7 +93,7 @@ def _ask_langchain(
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
 
-    from .langchain import ChatWorkersAI, VectorizeVectorStore, WorkersAIEmbeddings
+    from cloudflare_ai.langchain import ChatWorkersAI, VectorizeVectorStore, WorkersAIEmbeddings
 
     store = VectorizeVectorStore(WorkersAIEmbeddings(**kwargs), index, **kwargs)
     found = store.similarity_search_with_relevance_scores(
@@ -122,7 +122,7 @@ def _ask_llama_index(
 ) -> Answer:
     from llama_index.core import VectorStoreIndex
 
-    from .llama_index import VectorizeVectorStore, WorkersAI, WorkersAIEmbedding
+    from cloudflare_ai.llama_index import VectorizeVectorStore, WorkersAI, WorkersAIEmbedding
 
     store = VectorizeVectorStore(index_name=index, create_if_missing=False, **kwargs)
     vector_index = VectorStoreIndex.from_vector_store(
