@@ -1,5 +1,14 @@
 """Vectorize v2 clients: indexes, writes, queries, metadata indexes and waiting for writes.
 
+Besides one method per REST call, the clients own the semantics every caller needs, so the
+framework adapters only translate: :meth:`~VectorizeClient.ensure_index` (an index and its
+metadata indexes, created and waited for before the first write), ``wait=`` on every mutation
+and :meth:`~VectorizeClient.wait_for_writes`, :meth:`~VectorizeClient.select` and
+:meth:`~VectorizeClient.delete_matching` (vectors selected by a
+:class:`~cloudflare_ai.filters.Filter`), and a warning
+(:class:`~cloudflare_ai.filters.UnindexedFilterWarning`) when a query filters on a property
+that has no metadata index.
+
 Writes are validated in full before the first byte is sent (for sequences; an iterator is
 checked one chunk ahead of sending, to keep memory bounded), encoded as float32 NDJSON,
 split at 5000 vectors / 100 MB per request and sent concurrently within ``max_concurrency``.
@@ -11,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,12 +37,15 @@ from . import limits
 from .config import ClientSettings
 from .errors import (
     APIError,
+    CloudflareError,
     ConflictError,
     MutationTimeoutError,
     NotFoundError,
     PartialWriteError,
     ValidationError,
 )
+from .filters import Condition, Filter, FilterLike, as_filter, warn_unindexed
+from .limits import Metric
 from .ndjson import Chunk, chunk_lines, encode_vector
 from .transport import AsyncTransport, Request, RetryPolicy, SyncTransport, envelope_result
 from .types import (
@@ -58,7 +71,6 @@ from .validation import (
     check_values,
 )
 
-Metric = Literal["cosine", "euclidean", "dot-product"]
 ReturnMetadata = Literal["none", "indexed", "all"]
 WriteKind = Literal["insert", "upsert"]
 
@@ -211,6 +223,8 @@ class _VectorizeBase:
 
     settings: ClientSettings
     _dimensions_cache: dict[str, int]
+    #: index → {property path → index type}, as last listed or changed through this client.
+    _metadata_cache: dict[str, dict[str, str]]
 
     def _url(self, index: str | None = None, suffix: str = "") -> tuple[str, str]:
         path = "/vectorize/v2/indexes"
@@ -365,10 +379,20 @@ class _VectorizeBase:
         return page
 
     def _metadata_create_request(self, index: str, property_name: str, index_type: str) -> Request:
-        if not property_name or "." in property_name or property_name.startswith("$"):
+        # A dotted path ("author.name") indexes a nested value, which filters reach with the
+        # same dotted key. UNCERTAIN: Cloudflare documents dotted keys for filters, not for
+        # metadata indexes; we accept them (each segment must be a valid metadata key) and the
+        # emulator indexes the nested value.
+        parts = property_name.split(".") if isinstance(property_name, str) else [""]
+        if (
+            not property_name
+            or property_name.startswith("$")
+            or '"' in property_name
+            or not all(parts)
+        ):
             raise ValidationError(
-                f"metadata index property {property_name!r} must be a non-empty top-level "
-                "property name",
+                f"metadata index property {property_name!r} must be a property name, or a "
+                "dotted path to a nested one ('author.name'), without '\"' or a leading '$'",
                 item=property_name,
             )
         if index_type not in limits.METADATA_INDEX_TYPES:
@@ -379,6 +403,98 @@ class _VectorizeBase:
             )
         body = {"propertyName": property_name, "indexType": index_type}
         return self._req("POST", index, "metadata_index/create", json=body)
+
+    def _remember_metadata(self, index: str, found: Sequence[MetadataIndex]) -> dict[str, str]:
+        types = {m.property_name: m.index_type for m in found}
+        self._metadata_cache[index] = types
+        return dict(types)
+
+    @staticmethod
+    def _missing_metadata_indexes(
+        index: str, existing: Mapping[str, str], wanted: Mapping[str, str]
+    ) -> dict[str, str]:
+        missing: dict[str, str] = {}
+        for prop, kind in wanted.items():
+            have = existing.get(prop)
+            if have is None:
+                missing[prop] = kind
+            elif have != kind:
+                warnings.warn(
+                    f"metadata index {prop!r} of Vectorize index {index!r} is of type {have!r}, "
+                    f"not {kind!r}; keeping it (delete and re-create it to change its type)",
+                    UserWarning,
+                    stacklevel=4,
+                )
+        return missing
+
+    @staticmethod
+    def _check_config(index: Index, dimensions: int | None, metric: Metric | None) -> Index:
+        config = index.config
+        if (dimensions is not None and config.dimensions != dimensions) or (
+            metric is not None and config.metric != metric
+        ):
+            raise ValidationError(
+                f"index {index.name!r} exists with {config.dimensions} dimensions and metric "
+                f"{config.metric!r}, not the requested {dimensions or config.dimensions} / "
+                f"{(metric or config.metric)!r}",
+                item=index.name,
+            )
+        return index
+
+    @staticmethod
+    def _last(mutations: Mutation | WriteResult | Sequence[Mutation] | None) -> tuple[str, Any]:
+        """The id and acceptance time of the last mutation ("" when there is none)."""
+        if mutations is None:
+            return "", None
+        if isinstance(mutations, WriteResult):
+            return mutations.mutation_id or "", mutations.accepted_at
+        if isinstance(mutations, Mutation):
+            return mutations.mutation_id, mutations.accepted_at
+        if not mutations:
+            return "", None
+        return mutations[-1].mutation_id, mutations[-1].accepted_at
+
+    @staticmethod
+    def _vectorize_filter(filter: FilterLike) -> tuple[Filter, dict[str, Any] | None]:
+        """The filter as a model (to evaluate and check) and as the JSON to send. Vectorize's
+        own JSON is sent as written, after :func:`check_filter` (its rules, strictly); a
+        :class:`Filter` is merged and translated."""
+        if filter is None or isinstance(filter, Filter | Condition):
+            model = as_filter(filter)
+            return model, model.to_vectorize()
+        if not filter:
+            return Filter(), None
+        raw = check_filter(filter)
+        return Filter.from_vectorize(raw), raw
+
+    @staticmethod
+    def _refuse_unindexed_delete(index: str, filter: Filter, indexed: Mapping[str, str]) -> None:
+        missing = filter.unindexed(indexed)
+        if missing:
+            raise ValidationError(
+                f"cannot delete by a filter on {', '.join(map(repr, missing))}: Vectorize index "
+                f"{index!r} has no metadata index on it, so the filter would match nothing (or "
+                "everything, for $ne/$nin)",
+                item=missing[0],
+            )
+
+    @staticmethod
+    def _probe(dimensions: int) -> list[float]:
+        return [1.0] + [0.0] * (dimensions - 1)
+
+    @staticmethod
+    def _selected(
+        records: Iterable[VectorRecord],
+        filter: Filter,
+        namespace: str | None,
+        indexed: Mapping[str, str] | None,
+    ) -> list[VectorRecord]:
+        return [
+            r
+            for r in records
+            if (namespace is None or r.namespace == namespace)
+            and (not filter or filter.matches(r.metadata, indexed))
+        ]
 
     @staticmethod
     def _metadata_indexes(response: httpx.Response, request: Request) -> list[MetadataIndex]:
@@ -400,6 +516,14 @@ class _VectorizeBase:
                 processed = processed.replace(tzinfo=UTC)
             return processed >= since + timedelta(seconds=2)
         return False
+
+
+def _check_progress(ids: list[str], deleted: set[str], index: str) -> None:
+    if all(i in deleted for i in ids):
+        raise CloudflareError(
+            f"Vectorize index {index!r} still returns {len(ids)} vectors whose deletion it "
+            "reported as processed; stopping instead of looping"
+        )
 
 
 class _Poll:
@@ -457,6 +581,7 @@ class VectorizeClient(_VectorizeBase):
         )
         self._transport = SyncTransport(self.settings, retry=retry, http_client=http_client)
         self._dimensions_cache = {}
+        self._metadata_cache = {}
 
     def __repr__(self) -> str:
         return f"VectorizeClient({self.settings!r})"
@@ -601,8 +726,8 @@ class VectorizeClient(_VectorizeBase):
             while in_flight:
                 settle(in_flight.popleft())
         result = state.result(kind, unsent)
-        if wait and result.mutation_id:
-            self.wait_for_mutation(index, result.mutation_id, timeout=wait_timeout)
+        if wait:
+            self.wait_for_writes(index, result, timeout=wait_timeout)
         return result
 
     # --- reads ----------------------------------------------------------------------------
@@ -613,14 +738,21 @@ class VectorizeClient(_VectorizeBase):
         *,
         vector_id: str | None = None,
         top_k: int = limits.DEFAULT_TOP_K,
-        filter: Mapping[str, Any] | None = None,
+        filter: FilterLike = None,
         namespace: str | None = None,
         return_values: bool = False,
         return_metadata: ReturnMetadata = "none",
     ) -> QueryResult:
-        """Nearest vectors, best first (highest cosine; lowest euclidean / dot-product)."""
+        """Nearest vectors, best first (highest cosine; lowest euclidean / dot-product).
+
+        ``filter`` is Vectorize's JSON or a :class:`~cloudflare_ai.filters.Filter`; a filter
+        on a property without a metadata index warns (``UnindexedFilterWarning``): the
+        index's metadata indexes are listed once per client to check."""
+        checked, raw = self._vectorize_filter(filter)
+        if raw:
+            warn_unindexed(checked, self.metadata_index_types(index), index, stacklevel=2)
         request = self._query_request(
-            index, vector, vector_id=vector_id, top_k=top_k, filter=filter, namespace=namespace,
+            index, vector, vector_id=vector_id, top_k=top_k, filter=raw, namespace=namespace,
             return_values=return_values, return_metadata=return_metadata,
         )  # fmt: skip
         return self._query_result(self._transport.send(request), request)
@@ -635,6 +767,8 @@ class VectorizeClient(_VectorizeBase):
         input order. ``options`` are those of :meth:`query`."""
         if len(vectors) <= 1:
             return [self.query(index, v, **options) for v in vectors]
+        if options.get("filter"):
+            self.metadata_index_types(index)  # listed once, before the queries fan out
         workers = min(self.settings.max_concurrency, len(vectors))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cf-query") as pool:
             return list(pool.map(lambda v: self.query(index, v, **options), vectors))
@@ -647,13 +781,19 @@ class VectorizeClient(_VectorizeBase):
             out.extend(VectorRecord.model_validate(r) for r in result or [])
         return out
 
-    def delete_by_ids(self, index: str, ids: Sequence[str]) -> list[Mutation]:
+    def delete_by_ids(
+        self, index: str, ids: Sequence[str], *, wait: bool = False, wait_timeout: float = 120.0
+    ) -> list[Mutation]:
+        """Delete vectors by id (unknown ids are ignored), 1000 per request. With ``wait``,
+        returns once the deletion is processed."""
         mutations = []
         for start in range(0, len(ids), limits.MAX_IDS_PER_REQUEST):
             request = self._ids_request(
                 index, "delete_by_ids", ids[start : start + limits.MAX_IDS_PER_REQUEST]
             )
             mutations.append(self._mutation(self._transport.send(request), request))
+        if wait:
+            self.wait_for_writes(index, mutations, timeout=wait_timeout)
         return mutations
 
     def list_vectors(
@@ -672,24 +812,147 @@ class VectorizeClient(_VectorizeBase):
                 return
             cursor = page.next_cursor
 
+    # --- selecting and deleting by filter ---------------------------------------------------
+    def select(
+        self,
+        index: str,
+        filter: FilterLike = None,
+        *,
+        ids: Sequence[str] | None = None,
+        namespace: str | None = None,
+    ) -> list[VectorRecord]:
+        """The vectors (with values and metadata) that ``filter`` selects, evaluated here with
+        Vectorize's rules over the indexed properties, in ``namespace`` when given. With
+        ``ids``, only those are fetched (in the order asked); without, every id of the index
+        is listed: complete, but proportional to the index size."""
+        checked, _ = self._vectorize_filter(filter)
+        indexed = self.metadata_index_types(index) if checked else None
+        if ids is None:
+            ids = list(self.iter_ids(index))
+        records = self.get_by_ids(index, ids) if ids else []
+        return self._selected(records, checked, namespace, indexed)
+
+    def delete_matching(
+        self,
+        index: str,
+        filter: FilterLike = None,
+        *,
+        namespace: str | None = None,
+        wait_timeout: float = 120.0,
+    ) -> int:
+        """Delete every vector ``filter`` (and ``namespace``) selects; returns how many.
+
+        Vectorize deletes by id only, so this asks for the matching ids (a filtered query of
+        100, no metadata), deletes them, waits until the deletion is processed, and repeats
+        until none match; it returns once everything is deleted. A filter on a property
+        without a metadata index is refused (it would match nothing, or everything for
+        ``$ne``). With neither filter nor namespace, every id of the index is deleted."""
+        checked, raw = self._vectorize_filter(filter)
+        if not raw and namespace is None:
+            ids = list(self.iter_ids(index))
+            self.delete_by_ids(index, ids, wait=bool(ids), wait_timeout=wait_timeout)
+            return len(ids)
+        if raw:
+            self._refuse_unindexed_delete(index, checked, self.metadata_index_types(index))
+        probe = self._probe(self.dimensions(index))
+        deleted: set[str] = set()
+        while True:
+            found = self.query(
+                index, probe, top_k=limits.MAX_TOP_K, filter=checked, namespace=namespace
+            )
+            ids = [m.id for m in found.matches]
+            if not ids:
+                return len(deleted)
+            _check_progress(ids, deleted, index)
+            deleted.update(ids)
+            self.delete_by_ids(index, ids, wait=True, wait_timeout=wait_timeout)
+
     # --- metadata indexes -----------------------------------------------------------------
     def create_metadata_index(
-        self, index: str, property_name: str, index_type: str = "string"
+        self,
+        index: str,
+        property_name: str,
+        index_type: str = "string",
+        *,
+        wait: bool = False,
+        wait_timeout: float = 120.0,
     ) -> Mutation:
-        """Index a metadata property for filtering. Only vectors written afterwards can be
-        filtered on it."""
+        """Index a metadata property (or a dotted path to a nested one) for filtering. Only
+        vectors written afterwards can be filtered on it. With ``wait``, returns once the
+        index exists."""
         request = self._metadata_create_request(index, property_name, index_type)
-        return self._mutation(self._transport.send(request), request)
+        mutation = self._mutation(self._transport.send(request), request)
+        self._metadata_cache.setdefault(index, {})[property_name] = index_type
+        if wait:
+            self.wait_for_writes(index, mutation, timeout=wait_timeout)
+        return mutation
 
     def list_metadata_indexes(self, index: str) -> list[MetadataIndex]:
         request = self._req("GET", index, "metadata_index/list")
-        return self._metadata_indexes(self._transport.send(request), request)
+        found = self._metadata_indexes(self._transport.send(request), request)
+        self._remember_metadata(index, found)
+        return found
 
-    def delete_metadata_index(self, index: str, property_name: str) -> Mutation:
+    def metadata_index_types(self, index: str, *, refresh: bool = False) -> dict[str, str]:
+        """``{property: index type}`` of the index's metadata indexes (listed once per
+        client, kept up to date by this client's create/delete; ``refresh`` lists again)."""
+        if refresh or index not in self._metadata_cache:
+            self.list_metadata_indexes(index)
+        return dict(self._metadata_cache[index])
+
+    def delete_metadata_index(
+        self, index: str, property_name: str, *, wait: bool = False, wait_timeout: float = 120.0
+    ) -> Mutation:
         request = self._req(
             "POST", index, "metadata_index/delete", json={"propertyName": property_name}
         )
-        return self._mutation(self._transport.send(request), request)
+        mutation = self._mutation(self._transport.send(request), request)
+        self._metadata_cache.get(index, {}).pop(property_name, None)
+        if wait:
+            self.wait_for_writes(index, mutation, timeout=wait_timeout)
+        return mutation
+
+    def ensure_index(
+        self,
+        name: str,
+        *,
+        dimensions: int | None = None,
+        metric: Metric | None = None,
+        metadata_indexes: Mapping[str, str] | None = None,
+        create: bool = True,
+        description: str | None = None,
+        wait_timeout: float = 120.0,
+    ) -> Index:
+        """The index, ready for writing: created when missing (with ``create``, which needs
+        ``dimensions``; ``metric`` defaults to cosine), checked against ``dimensions`` /
+        ``metric`` when given, and with a metadata index for every property of
+        ``metadata_indexes`` (``{property: "string" | "number" | "boolean"}``), created
+        before returning and waited for, since Vectorize filters only see properties indexed
+        before a vector is written."""
+        try:
+            found = self.get_index(name)
+        except NotFoundError:
+            if not create:
+                raise
+            if dimensions is None:
+                raise ValidationError(
+                    f"Vectorize index {name!r} does not exist; pass dimensions= to create it",
+                    item=name,
+                ) from None
+            found = self.create_index(
+                name, dimensions=dimensions, metric=metric or "cosine",
+                description=description, exist_ok=True,
+            )  # fmt: skip
+        self._check_config(found, dimensions, metric)
+        existing = self.metadata_index_types(name, refresh=True)
+        last: Mutation | None = None
+        for prop, kind in self._missing_metadata_indexes(
+            name, existing, metadata_indexes or {}
+        ).items():
+            last = self.create_metadata_index(name, prop, kind)
+        if last is not None:
+            self.wait_for_writes(name, last, timeout=wait_timeout)
+        return found
 
     # --- consistency ----------------------------------------------------------------------
     def wait_for_mutation(
@@ -712,6 +975,20 @@ class VectorizeClient(_VectorizeBase):
             if delay is None:
                 raise _timeout_error(index, mutation_id, timeout, info)
             time.sleep(delay)
+
+    def wait_for_writes(
+        self,
+        index: str,
+        mutations: Mutation | WriteResult | Sequence[Mutation] | None,
+        *,
+        timeout: float = 120.0,
+    ) -> IndexInfo | None:
+        """Wait until the last of ``mutations`` (a write's result, one mutation or several,
+        in the order sent) is processed; None when there was nothing to wait for."""
+        mutation_id, accepted_at = self._last(mutations)
+        if not mutation_id:
+            return None
+        return self.wait_for_mutation(index, mutation_id, timeout=timeout, since=accepted_at)
 
 
 class AsyncVectorizeClient(_VectorizeBase):
@@ -740,6 +1017,7 @@ class AsyncVectorizeClient(_VectorizeBase):
         )
         self._transport = AsyncTransport(self.settings, retry=retry, http_client=http_client)
         self._dimensions_cache = {}
+        self._metadata_cache = {}
 
     def __repr__(self) -> str:
         return f"AsyncVectorizeClient({self.settings!r})"
@@ -878,8 +1156,8 @@ class AsyncVectorizeClient(_VectorizeBase):
             for _, task in in_flight:
                 task.cancel()
         result = state.result(kind, unsent)
-        if wait and result.mutation_id:
-            await self.wait_for_mutation(index, result.mutation_id, timeout=wait_timeout)
+        if wait:
+            await self.wait_for_writes(index, result, timeout=wait_timeout)
         return result
 
     async def query(
@@ -889,13 +1167,21 @@ class AsyncVectorizeClient(_VectorizeBase):
         *,
         vector_id: str | None = None,
         top_k: int = limits.DEFAULT_TOP_K,
-        filter: Mapping[str, Any] | None = None,
+        filter: FilterLike = None,
         namespace: str | None = None,
         return_values: bool = False,
         return_metadata: ReturnMetadata = "none",
     ) -> QueryResult:
+        """Nearest vectors, best first (highest cosine; lowest euclidean / dot-product).
+
+        ``filter`` is Vectorize's JSON or a :class:`~cloudflare_ai.filters.Filter`; a filter
+        on a property without a metadata index warns (``UnindexedFilterWarning``): the
+        index's metadata indexes are listed once per client to check."""
+        checked, raw = self._vectorize_filter(filter)
+        if raw:
+            warn_unindexed(checked, await self.metadata_index_types(index), index, stacklevel=2)
         request = self._query_request(
-            index, vector, vector_id=vector_id, top_k=top_k, filter=filter, namespace=namespace,
+            index, vector, vector_id=vector_id, top_k=top_k, filter=raw, namespace=namespace,
             return_values=return_values, return_metadata=return_metadata,
         )  # fmt: skip
         return self._query_result(await self._transport.send(request), request)
@@ -907,6 +1193,8 @@ class AsyncVectorizeClient(_VectorizeBase):
         **options: Any,
     ) -> list[QueryResult]:
         """Several queries at once, concurrently within ``max_concurrency``, in input order."""
+        if options.get("filter"):
+            await self.metadata_index_types(index)  # listed once, before the queries fan out
         limit = asyncio.Semaphore(self.settings.max_concurrency)
 
         async def one(vector: Sequence[float] | np.ndarray[Any, Any]) -> QueryResult:
@@ -923,13 +1211,19 @@ class AsyncVectorizeClient(_VectorizeBase):
             out.extend(VectorRecord.model_validate(r) for r in result or [])
         return out
 
-    async def delete_by_ids(self, index: str, ids: Sequence[str]) -> list[Mutation]:
+    async def delete_by_ids(
+        self, index: str, ids: Sequence[str], *, wait: bool = False, wait_timeout: float = 120.0
+    ) -> list[Mutation]:
+        """Delete vectors by id (unknown ids are ignored), 1000 per request. With ``wait``,
+        returns once the deletion is processed."""
         mutations = []
         for start in range(0, len(ids), limits.MAX_IDS_PER_REQUEST):
             request = self._ids_request(
                 index, "delete_by_ids", ids[start : start + limits.MAX_IDS_PER_REQUEST]
             )
             mutations.append(self._mutation(await self._transport.send(request), request))
+        if wait:
+            await self.wait_for_writes(index, mutations, timeout=wait_timeout)
         return mutations
 
     async def list_vectors(
@@ -941,6 +1235,7 @@ class AsyncVectorizeClient(_VectorizeBase):
     async def iter_ids(
         self, index: str, *, page_size: int = limits.MAX_LIST_COUNT
     ) -> AsyncIterator[str]:
+        """Every vector id in the index, page by page."""
         cursor: str | None = None
         while True:
             page = await self.list_vectors(index, count=page_size, cursor=cursor)
@@ -950,22 +1245,149 @@ class AsyncVectorizeClient(_VectorizeBase):
                 return
             cursor = page.next_cursor
 
+    # --- selecting and deleting by filter ---------------------------------------------------
+    async def select(
+        self,
+        index: str,
+        filter: FilterLike = None,
+        *,
+        ids: Sequence[str] | None = None,
+        namespace: str | None = None,
+    ) -> list[VectorRecord]:
+        """The vectors (with values and metadata) that ``filter`` selects, evaluated here with
+        Vectorize's rules over the indexed properties, in ``namespace`` when given. With
+        ``ids``, only those are fetched (in the order asked); without, every id of the index
+        is listed: complete, but proportional to the index size."""
+        checked, _ = self._vectorize_filter(filter)
+        indexed = await self.metadata_index_types(index) if checked else None
+        if ids is None:
+            ids = [i async for i in self.iter_ids(index)]
+        records = await self.get_by_ids(index, ids) if ids else []
+        return self._selected(records, checked, namespace, indexed)
+
+    async def delete_matching(
+        self,
+        index: str,
+        filter: FilterLike = None,
+        *,
+        namespace: str | None = None,
+        wait_timeout: float = 120.0,
+    ) -> int:
+        """Delete every vector ``filter`` (and ``namespace``) selects; returns how many.
+
+        Vectorize deletes by id only, so this asks for the matching ids (a filtered query of
+        100, no metadata), deletes them, waits until the deletion is processed, and repeats
+        until none match; it returns once everything is deleted. A filter on a property
+        without a metadata index is refused (it would match nothing, or everything for
+        ``$ne``). With neither filter nor namespace, every id of the index is deleted."""
+        checked, raw = self._vectorize_filter(filter)
+        if not raw and namespace is None:
+            ids = [i async for i in self.iter_ids(index)]
+            await self.delete_by_ids(index, ids, wait=bool(ids), wait_timeout=wait_timeout)
+            return len(ids)
+        if raw:
+            self._refuse_unindexed_delete(index, checked, await self.metadata_index_types(index))
+        probe = self._probe(await self.dimensions(index))
+        deleted: set[str] = set()
+        while True:
+            found = await self.query(
+                index, probe, top_k=limits.MAX_TOP_K, filter=checked, namespace=namespace
+            )
+            ids = [m.id for m in found.matches]
+            if not ids:
+                return len(deleted)
+            _check_progress(ids, deleted, index)
+            deleted.update(ids)
+            await self.delete_by_ids(index, ids, wait=True, wait_timeout=wait_timeout)
+
+    # --- metadata indexes -----------------------------------------------------------------
     async def create_metadata_index(
-        self, index: str, property_name: str, index_type: str = "string"
+        self,
+        index: str,
+        property_name: str,
+        index_type: str = "string",
+        *,
+        wait: bool = False,
+        wait_timeout: float = 120.0,
     ) -> Mutation:
+        """Index a metadata property (or a dotted path to a nested one) for filtering. Only
+        vectors written afterwards can be filtered on it. With ``wait``, returns once the
+        index exists."""
         request = self._metadata_create_request(index, property_name, index_type)
-        return self._mutation(await self._transport.send(request), request)
+        mutation = self._mutation(await self._transport.send(request), request)
+        self._metadata_cache.setdefault(index, {})[property_name] = index_type
+        if wait:
+            await self.wait_for_writes(index, mutation, timeout=wait_timeout)
+        return mutation
 
     async def list_metadata_indexes(self, index: str) -> list[MetadataIndex]:
         request = self._req("GET", index, "metadata_index/list")
-        return self._metadata_indexes(await self._transport.send(request), request)
+        found = self._metadata_indexes(await self._transport.send(request), request)
+        self._remember_metadata(index, found)
+        return found
 
-    async def delete_metadata_index(self, index: str, property_name: str) -> Mutation:
+    async def metadata_index_types(self, index: str, *, refresh: bool = False) -> dict[str, str]:
+        """``{property: index type}`` of the index's metadata indexes (listed once per
+        client, kept up to date by this client's create/delete; ``refresh`` lists again)."""
+        if refresh or index not in self._metadata_cache:
+            await self.list_metadata_indexes(index)
+        return dict(self._metadata_cache[index])
+
+    async def delete_metadata_index(
+        self, index: str, property_name: str, *, wait: bool = False, wait_timeout: float = 120.0
+    ) -> Mutation:
         request = self._req(
             "POST", index, "metadata_index/delete", json={"propertyName": property_name}
         )
-        return self._mutation(await self._transport.send(request), request)
+        mutation = self._mutation(await self._transport.send(request), request)
+        self._metadata_cache.get(index, {}).pop(property_name, None)
+        if wait:
+            await self.wait_for_writes(index, mutation, timeout=wait_timeout)
+        return mutation
 
+    async def ensure_index(
+        self,
+        name: str,
+        *,
+        dimensions: int | None = None,
+        metric: Metric | None = None,
+        metadata_indexes: Mapping[str, str] | None = None,
+        create: bool = True,
+        description: str | None = None,
+        wait_timeout: float = 120.0,
+    ) -> Index:
+        """The index, ready for writing: created when missing (with ``create``, which needs
+        ``dimensions``; ``metric`` defaults to cosine), checked against ``dimensions`` /
+        ``metric`` when given, and with a metadata index for every property of
+        ``metadata_indexes`` (``{property: "string" | "number" | "boolean"}``), created
+        before returning and waited for, since Vectorize filters only see properties indexed
+        before a vector is written."""
+        try:
+            found = await self.get_index(name)
+        except NotFoundError:
+            if not create:
+                raise
+            if dimensions is None:
+                raise ValidationError(
+                    f"Vectorize index {name!r} does not exist; pass dimensions= to create it",
+                    item=name,
+                ) from None
+            found = await self.create_index(
+                name, dimensions=dimensions, metric=metric or "cosine",
+                description=description, exist_ok=True,
+            )  # fmt: skip
+        self._check_config(found, dimensions, metric)
+        existing = await self.metadata_index_types(name, refresh=True)
+        last: Mutation | None = None
+        for prop, kind in self._missing_metadata_indexes(
+            name, existing, metadata_indexes or {}
+        ).items():
+            last = await self.create_metadata_index(name, prop, kind)
+        if last is not None:
+            await self.wait_for_writes(name, last, timeout=wait_timeout)
+        return found
+
+    # --- consistency ----------------------------------------------------------------------
     async def wait_for_mutation(
         self,
         index: str,
@@ -974,6 +1396,8 @@ class AsyncVectorizeClient(_VectorizeBase):
         timeout: float = 120.0,
         since: datetime | None = None,
     ) -> IndexInfo:
+        """Poll ``info`` until ``mutation_id`` is processed; MutationTimeoutError after
+        ``timeout`` seconds."""
         poll = _Poll(timeout)
         info: IndexInfo | None = None
         while True:
@@ -985,10 +1409,25 @@ class AsyncVectorizeClient(_VectorizeBase):
                 raise _timeout_error(index, mutation_id, timeout, info)
             await asyncio.sleep(delay)
 
+    async def wait_for_writes(
+        self,
+        index: str,
+        mutations: Mutation | WriteResult | Sequence[Mutation] | None,
+        *,
+        timeout: float = 120.0,
+    ) -> IndexInfo | None:
+        """Wait until the last of ``mutations`` (a write's result, one mutation or several,
+        in the order sent) is processed; None when there was nothing to wait for."""
+        mutation_id, accepted_at = self._last(mutations)
+        if not mutation_id:
+            return None
+        return await self.wait_for_mutation(index, mutation_id, timeout=timeout, since=accepted_at)
+
 
 __all__ = [
     "APIError",
     "AsyncVectorizeClient",
+    "Metric",
     "Vector",
     "VectorizeClient",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import httpx
 import orjson
 import pytest
@@ -225,15 +227,31 @@ def test_vectorize_paths() -> None:
 
 
 def test_vectorize_query_with_filter_and_namespace_body() -> None:
-    rec = Recorder(lambda r: json_response(200, envelope({"count": 0, "matches": []})))
-    vz_client(rec).query(
-        "docs",
-        [1.0, 0.0],
-        filter={"genre": {"$in": ["drama"]}, "year": {"$gte": 2000, "$lt": 2010}},
-        namespace="tenant-a",
-        return_metadata="indexed",
-    )
-    body = orjson.loads(rec.requests[0].content)
+    def respond(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/metadata_index/list"):
+            indexes = [
+                {"propertyName": "genre", "indexType": "string"},
+                {"propertyName": "year", "indexType": "number"},
+            ]
+            return json_response(200, envelope({"metadataIndexes": indexes}))
+        return json_response(200, envelope({"count": 0, "matches": []}))
+
+    rec = Recorder(respond)
+    client = vz_client(rec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # both keys are indexed: no warning
+        for _ in range(2):
+            client.query(
+                "docs",
+                [1.0, 0.0],
+                filter={"genre": {"$in": ["drama"]}, "year": {"$gte": 2000, "$lt": 2010}},
+                namespace="tenant-a",
+                return_metadata="indexed",
+            )
+    # The metadata indexes are listed once per client, before the first filtered query.
+    paths = [r.url.path.rsplit("/", 2)[-2:] for r in rec.requests]
+    assert paths == [["metadata_index", "list"], ["docs", "query"], ["docs", "query"]]
+    body = orjson.loads(rec.requests[1].content)
     assert body["filter"] == {"genre": {"$in": ["drama"]}, "year": {"$gte": 2000, "$lt": 2010}}
     assert body["namespace"] == "tenant-a"
     assert body["returnMetadata"] == "indexed"
