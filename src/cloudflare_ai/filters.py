@@ -273,11 +273,16 @@ class _KeyConditions:
 
 def _merge(conditions: Iterable[Condition]) -> dict[str, dict[str, Any]]:
     by_key: dict[str, _KeyConditions] = {}
+    single: dict[str, Condition | None] = {}
     for condition in conditions:
         by_key.setdefault(condition.key, _KeyConditions(condition.key)).add(condition)
+        single[condition.key] = condition if condition.key not in single else None
     out: dict[str, dict[str, Any]] = {}
     for key, conditions_on_key in by_key.items():
         merged = conditions_on_key.merged()
+        only = single[key]
+        if merged is not None and only is not None and only.op in ("$ne", "$nin", "$in"):
+            merged = {only.op: _dedupe(only.value) if only.op != "$ne" else only.value}
         if merged is not None:
             out[key] = merged
     return out
