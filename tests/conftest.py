@@ -34,7 +34,8 @@ from cloudflare_ai import (
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
-REFERENCE = ROOT.parent / "shared" / "reference"
+#: Third-party reference data the tests read (provenance in ``tests/reference/README.md``).
+REFERENCE = ROOT / "tests" / "reference"
 
 CANONICAL_BASE = "https://api.cloudflare.com/client/v4"
 CANONICAL_GATEWAY = "https://gateway.ai.cloudflare.com/v1"

@@ -1,11 +1,11 @@
 """Check recorded HTTP exchanges against Cloudflare's OpenAPI document.
 
-The reference document (``../shared/reference/cloudflare-openapi-ai-vectorize.json`` beside the
-repository) is the 2024-08-06 snapshot of cloudflare/api-schemas, cut down to Workers AI and
-Vectorize v2. It has known flaws, listed in ``cloudflare-api.md`` §4 next to it, plus a few more
-found while writing this module. Every flaw handled here is marked with a ``SPEC FLAW`` comment,
-and all of them are handled on a private, patched copy of the document (see ``patch_spec``) or in
-the routing code, never by skipping a check.
+The reference document (``tests/reference/cloudflare-openapi-ai-vectorize.json``) is the
+2024-08-06 snapshot of cloudflare/api-schemas, cut down to Workers AI and Vectorize v2. It has
+known flaws, listed in ``tests/reference/README.md`` (and in the project's API notes,
+``cloudflare-api.md`` §4), plus a few more found while writing this module. Every flaw handled
+here is marked with a ``SPEC FLAW`` comment, and all of them are handled on a private, patched
+copy of the document (see ``patch_spec``) or in the routing code, never by skipping a check.
 
 What is checked for each interaction of a vcrpy cassette:
 
@@ -46,9 +46,10 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = REPO_ROOT.parent / "shared" / "reference" / "cloudflare-openapi-ai-vectorize.json"
-CASSETTES_DIR = REPO_ROOT / "cassettes"
+from tests.conftest import CASSETTES, REFERENCE
+
+SPEC_PATH = REFERENCE / "cloudflare-openapi-ai-vectorize.json"
+CASSETTES_DIR = CASSETTES
 
 PLACEHOLDER_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
 SPEC_URI = "urn:cloudflare-ai:openapi-ai-vectorize-2024-08-06"
@@ -86,7 +87,7 @@ _MAX_MESSAGE = 240
 
 
 class SpecMissingError(RuntimeError):
-    """The reference OpenAPI document is not where CI always puts it."""
+    """The reference OpenAPI document is missing or is not an OpenAPI document."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,9 +98,8 @@ def load_spec(path: Path = SPEC_PATH) -> dict[str, Any]:
     """Read the reference document, failing with a message that says where it was expected."""
     if not path.is_file():
         raise SpecMissingError(
-            f"Cloudflare's OpenAPI document was not found at {path}. The contract tests need "
-            "the shared reference folder checked out beside the repository "
-            "(../shared/reference/cloudflare-openapi-ai-vectorize.json), as it always is in CI."
+            f"Cloudflare's OpenAPI document was not found at {path}. It is part of the "
+            "repository (tests/reference/, see its README.md); restore it from git."
         )
     doc = orjson.loads(path.read_bytes())
     if not isinstance(doc, dict) or "paths" not in doc or "components" not in doc:

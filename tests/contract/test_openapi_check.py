@@ -1,7 +1,7 @@
 """Unit tests of the contract checker itself.
 
 They run whether or not any cassette has been recorded: real exchanges recorded by a third
-party (``../shared/reference/recorded/chatlas-openai-compat``) and hand-built, in-memory
+party (``tests/reference/recorded/chatlas-openai-compat``) and hand-built, in-memory
 interactions show that valid traffic passes and that each kind of defect is reported.
 """
 
@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 import pytest
 import yaml
+
+from tests.conftest import REFERENCE
 
 from .openapi_check import (
     GENERIC_RUN_TEMPLATE,
@@ -34,7 +36,7 @@ from .openapi_check import (
     sse_events,
 )
 
-RECORDED = SPEC_PATH.parent / "recorded" / "chatlas-openai-compat"
+RECORDED = REFERENCE / "recorded" / "chatlas-openai-compat"
 RECORDED_FILES = sorted(RECORDED.glob("*.yaml"))
 
 ACCOUNT = PLACEHOLDER_ACCOUNT_ID
@@ -123,9 +125,10 @@ def test_missing_spec_fails_with_a_clear_message(tmp_path: Path) -> None:
         load_spec(missing)
 
 
-def test_spec_path_is_beside_the_repository() -> None:
+def test_spec_path_is_inside_the_repository() -> None:
     repo_root = Path(__file__).resolve().parents[2]
-    assert repo_root.parent / "shared" / "reference" / SPEC_PATH.name == SPEC_PATH
+    assert repo_root / "tests" / "reference" / SPEC_PATH.name == SPEC_PATH
+    assert SPEC_PATH.is_file()
 
 
 # -- real recorded exchanges (/ai/v1: outside the 2024 spec) ------------------------------------

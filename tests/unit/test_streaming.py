@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +15,7 @@ from cloudflare_ai.models import get_model
 from cloudflare_ai.responses import parse_arguments, parse_chat_result, parse_usage
 from cloudflare_ai.streaming import SSEParser, StopSequences, StreamDecoder, aggregate, iter_sse
 from cloudflare_ai.types import ChatChunk
+from tests.conftest import REFERENCE
 
 from ._support import (
     CHAT_MODEL,
@@ -30,7 +30,7 @@ from ._support import (
     sse,
 )
 
-RECORDED = Path("/work/shared/reference/recorded/chatlas-openai-compat")
+RECORDED = REFERENCE / "recorded" / "chatlas-openai-compat"
 
 
 @pytest.fixture(autouse=True)
