@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hashlib
 import threading
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from . import limits
 from .config import ClientSettings
+from .documents import TEXT_KEY, document_id
 from .errors import PartialWriteError, ValidationError
 from .models import DEFAULT_EMBEDDING_MODEL, require_model
 from .ndjson import Chunk, chunk_lines
@@ -55,11 +53,10 @@ RecordLike = (
 def content_id(
     text: str, metadata: Mapping[str, Any] | None = None, namespace: str | None = None
 ) -> str:
-    """A deterministic id from the content: re-running an ingestion rewrites, never duplicates."""
-    canonical = orjson.dumps(
-        [namespace, text, metadata or {}], option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-    )
-    return hashlib.sha256(canonical).hexdigest()[:48]
+    """A deterministic id from the content (the core's one scheme,
+    :func:`~cloudflare_ai.documents.document_id`): re-running an ingestion rewrites, never
+    duplicates."""
+    return document_id(text, metadata, namespace=namespace)
 
 
 def as_record(item: RecordLike, position: int) -> Record:
@@ -168,7 +165,7 @@ async def aingest(
     workers_ai: AsyncWorkersAIClient,
     vectorize: AsyncVectorizeClient,
     model: str = DEFAULT_EMBEDDING_MODEL,
-    text_key: str | None = "text",
+    text_key: str | None = TEXT_KEY,
     upsert: bool = True,
     dimensions: int | None = None,
     concurrency: int | None = None,
@@ -315,7 +312,7 @@ async def aingest(
             mutation_ids=mutations,
         ) from errors[0]
     if wait and mutations:
-        await vectorize.wait_for_mutation(index, mutations[-1], timeout=wait_timeout)
+        await vectorize.wait_for_writes(index, mutations, timeout=wait_timeout)
     return IngestReport(
         written=len(ids),
         ids=ids,

@@ -73,6 +73,9 @@ from .validation import (
 
 ReturnMetadata = Literal["none", "indexed", "all"]
 WriteKind = Literal["insert", "upsert"]
+#: What ``wait_for_writes`` waits for: a write's result, one mutation (or its id) or several in
+#: the order they were sent.
+Mutations = WriteResult | Mutation | str | Sequence[Mutation] | Sequence[str] | None
 
 
 @dataclass(slots=True)
@@ -442,7 +445,7 @@ class _VectorizeBase:
         return index
 
     @staticmethod
-    def _last(mutations: Mutation | WriteResult | Sequence[Mutation] | None) -> tuple[str, Any]:
+    def _last(mutations: Mutations) -> tuple[str, Any]:
         """The id and acceptance time of the last mutation ("" when there is none)."""
         if mutations is None:
             return "", None
@@ -450,9 +453,14 @@ class _VectorizeBase:
             return mutations.mutation_id or "", mutations.accepted_at
         if isinstance(mutations, Mutation):
             return mutations.mutation_id, mutations.accepted_at
+        if isinstance(mutations, str):
+            return mutations, None
         if not mutations:
             return "", None
-        return mutations[-1].mutation_id, mutations[-1].accepted_at
+        last = mutations[-1]
+        if isinstance(last, str):
+            return last, None
+        return last.mutation_id, last.accepted_at
 
     @staticmethod
     def _vectorize_filter(filter: FilterLike) -> tuple[Filter, dict[str, Any] | None]:
@@ -518,7 +526,7 @@ class _VectorizeBase:
         return False
 
 
-def _check_progress(ids: list[str], deleted: set[str], index: str) -> None:
+def _check_progress(ids: list[str], deleted: Mapping[str, None], index: str) -> None:
     if all(i in deleted for i in ids):
         raise CloudflareError(
             f"Vectorize index {index!r} still returns {len(ids)} vectors whose deletion it "
@@ -839,8 +847,8 @@ class VectorizeClient(_VectorizeBase):
         *,
         namespace: str | None = None,
         wait_timeout: float = 120.0,
-    ) -> int:
-        """Delete every vector ``filter`` (and ``namespace``) selects; returns how many.
+    ) -> list[str]:
+        """Delete every vector ``filter`` (and ``namespace``) selects; returns their ids.
 
         Vectorize deletes by id only, so this asks for the matching ids (a filtered query of
         100, no metadata), deletes them, waits until the deletion is processed, and repeats
@@ -851,20 +859,20 @@ class VectorizeClient(_VectorizeBase):
         if not raw and namespace is None:
             ids = list(self.iter_ids(index))
             self.delete_by_ids(index, ids, wait=bool(ids), wait_timeout=wait_timeout)
-            return len(ids)
+            return ids
         if raw:
             self._refuse_unindexed_delete(index, checked, self.metadata_index_types(index))
         probe = self._probe(self.dimensions(index))
-        deleted: set[str] = set()
+        deleted: dict[str, None] = {}
         while True:
             found = self.query(
                 index, probe, top_k=limits.MAX_TOP_K, filter=checked, namespace=namespace
             )
             ids = [m.id for m in found.matches]
             if not ids:
-                return len(deleted)
+                return list(deleted)
             _check_progress(ids, deleted, index)
-            deleted.update(ids)
+            deleted.update(dict.fromkeys(ids))
             self.delete_by_ids(index, ids, wait=True, wait_timeout=wait_timeout)
 
     # --- metadata indexes -----------------------------------------------------------------
@@ -979,7 +987,7 @@ class VectorizeClient(_VectorizeBase):
     def wait_for_writes(
         self,
         index: str,
-        mutations: Mutation | WriteResult | Sequence[Mutation] | None,
+        mutations: Mutations,
         *,
         timeout: float = 120.0,
     ) -> IndexInfo | None:
@@ -1272,8 +1280,8 @@ class AsyncVectorizeClient(_VectorizeBase):
         *,
         namespace: str | None = None,
         wait_timeout: float = 120.0,
-    ) -> int:
-        """Delete every vector ``filter`` (and ``namespace``) selects; returns how many.
+    ) -> list[str]:
+        """Delete every vector ``filter`` (and ``namespace``) selects; returns their ids.
 
         Vectorize deletes by id only, so this asks for the matching ids (a filtered query of
         100, no metadata), deletes them, waits until the deletion is processed, and repeats
@@ -1284,20 +1292,20 @@ class AsyncVectorizeClient(_VectorizeBase):
         if not raw and namespace is None:
             ids = [i async for i in self.iter_ids(index)]
             await self.delete_by_ids(index, ids, wait=bool(ids), wait_timeout=wait_timeout)
-            return len(ids)
+            return ids
         if raw:
             self._refuse_unindexed_delete(index, checked, await self.metadata_index_types(index))
         probe = self._probe(await self.dimensions(index))
-        deleted: set[str] = set()
+        deleted: dict[str, None] = {}
         while True:
             found = await self.query(
                 index, probe, top_k=limits.MAX_TOP_K, filter=checked, namespace=namespace
             )
             ids = [m.id for m in found.matches]
             if not ids:
-                return len(deleted)
+                return list(deleted)
             _check_progress(ids, deleted, index)
-            deleted.update(ids)
+            deleted.update(dict.fromkeys(ids))
             await self.delete_by_ids(index, ids, wait=True, wait_timeout=wait_timeout)
 
     # --- metadata indexes -----------------------------------------------------------------
@@ -1412,7 +1420,7 @@ class AsyncVectorizeClient(_VectorizeBase):
     async def wait_for_writes(
         self,
         index: str,
-        mutations: Mutation | WriteResult | Sequence[Mutation] | None,
+        mutations: Mutations,
         *,
         timeout: float = 120.0,
     ) -> IndexInfo | None:

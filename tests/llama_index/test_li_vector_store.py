@@ -561,7 +561,7 @@ def test_similarities_are_higher_for_closer_vectors(make_store: Any, metric: str
 
 @pytest.mark.vcr
 async def test_async_add_query_delete_clear(make_store: Any, vectorize: VectorizeClient) -> None:
-    store = make_store("li-async", metric="cosine", metadata_indexes={"n": "number"})
+    store = make_store("li-store-async", metric="cosine", metadata_indexes={"n": "number"})
     ids = await store.async_add(
         [_node(f"as-{i}", _unit(i), doc=f"doc-{i % 2}", n=i) for i in range(6)]
     )
@@ -589,7 +589,7 @@ async def test_async_add_query_delete_clear(make_store: Any, vectorize: Vectoriz
     )
     assert [n.node_id for n in got] == ["as-5"]
     await store.aclear()
-    assert vectorize.info("li-async").vector_count == 0
+    assert vectorize.info("li-store-async").vector_count == 0
     await store.aclose()
 
 

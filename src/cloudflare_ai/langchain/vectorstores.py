@@ -18,28 +18,34 @@ Where the text lives
     that no search can reach).
 
 Ids
-    Missing ids are derived from the content: a UUIDv5 of the namespace, the text, the
+    Missing ids are derived from the content by the core's
+    :func:`~cloudflare_ai.documents.document_id` (a UUIDv5 of the namespace, the text, the
     metadata as canonical JSON, and an occurrence counter that tells identical documents of
-    one call apart. Re-running the same ingestion therefore overwrites instead of duplicating.
+    one call apart). Re-running the same ingestion therefore overwrites instead of duplicating.
+
+Filters
+    LangChain filter dicts are parsed into the core's filter model
+    (:mod:`cloudflare_ai.filters`), which merges, translates and refuses exactly as for
+    LlamaIndex; a filter on a property without a metadata index warns
+    (``UnindexedFilterWarning``). ``delete(filter=...)`` deletes every vector a filter selects.
 
 Scores
     ``similarity_search_with_score`` returns Vectorize's raw score, whose meaning depends on
     the index metric: cosine similarity (higher is closer), euclidean distance (lower is
     closer) or the *negative* dot product (lower is closer). Relevance scores (``[0, 1]``,
-    1 = closest) are ``(s + 1) / 2`` for cosine, ``1 / (1 + d)`` for euclidean and
-    ``1 / (1 + exp(score))`` (the logistic function of the dot product) for dot-product.
+    1 = closest) come from the core's :func:`~cloudflare_ai.scores.relevance`: ``(s + 1) / 2``
+    for cosine, ``1 / (1 + d)`` for euclidean and ``1 / (1 + exp(score))`` (the logistic
+    function of the dot product) for dot-product.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Self, cast, get_args
+from typing import Any, Self, cast
 
 import numpy as np
 import orjson
@@ -51,7 +57,10 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from pydantic import SecretStr
 
 from .. import limits
+from ..documents import ID_NAMESPACE, TEXT_KEY, document_id
 from ..errors import ValidationError
+from ..filters import Filter
+from ..scores import relevance_fn
 from ..transport import RetryPolicy
 from ..types import Index, Match, MetadataIndex, Mutation, VectorRecord
 from ..validation import (
@@ -63,18 +72,15 @@ from ..validation import (
 )
 from ..vectorize import AsyncVectorizeClient, Metric, Vector, VectorizeClient
 from ._common import resolve_settings, running_loop
-from .filters import FilterTranslationError, UnindexedFilterWarning, to_vectorize_filter
+from .filters import FilterTranslationError, UnindexedFilterWarning, to_filter
 
 __all__ = [
+    "ID_NAMESPACE",
     "FilterTranslationError",
     "TopKCappedWarning",
     "UnindexedFilterWarning",
     "VectorizeVectorStore",
 ]
-
-#: Namespace of the UUIDv5 ids generated for documents without one (fixed forever: changing
-#: it would make re-ingestion duplicate everything).
-ID_NAMESPACE = uuid.UUID("5b0c6f0e-3f5e-5d55-9b8e-6c0a7e2f4d11")
 
 #: Every search asks for all metadata (it holds the text), so Vectorize's smaller cap applies.
 MAX_K = limits.MAX_TOP_K_WITH_VALUES_OR_METADATA
@@ -133,7 +139,7 @@ class _Batch:
 @dataclass(slots=True)
 class _Query:
     top_k: int
-    filter: dict[str, Any] | None
+    filter: Filter
     namespace: str | None
     return_values: bool
 
@@ -151,34 +157,6 @@ def _reject_unknown(kwargs: Mapping[str, Any], method: str, ignore: Iterable[str
     unknown = sorted(set(kwargs) - set(ignore))
     if unknown:
         raise TypeError(f"{method}() got unexpected keyword arguments: {', '.join(unknown)}")
-
-
-def _generated_id(namespace: str | None, text: str, metadata: Mapping[str, Any], n: int) -> str:
-    canonical = orjson.dumps([namespace, text, metadata, n], option=orjson.OPT_SORT_KEYS)
-    return str(uuid.uuid5(ID_NAMESPACE, canonical.decode()))
-
-
-def _cosine_relevance(score: float) -> float:
-    return min(1.0, max(0.0, (score + 1.0) / 2.0))
-
-
-def _euclidean_relevance(distance: float) -> float:
-    return 1.0 / (1.0 + max(distance, 0.0))
-
-
-def _dot_product_relevance(score: float) -> float:
-    # score = -(q · v): the logistic function of the dot product, computed without overflow.
-    if score >= 0:
-        e = math.exp(-score)
-        return e / (1.0 + e)
-    return 1.0 / (1.0 + math.exp(score))
-
-
-_RELEVANCE: dict[str, Callable[[float], float]] = {
-    "cosine": _cosine_relevance,
-    "euclidean": _euclidean_relevance,
-    "dot-product": _dot_product_relevance,
-}
 
 
 class VectorizeVectorStore(VectorStore):
@@ -211,7 +189,7 @@ class VectorizeVectorStore(VectorStore):
         embedding: Embeddings,
         index_name: str,
         *,
-        text_key: str = "text",
+        text_key: str = TEXT_KEY,
         namespace: str | None = None,
         wait_for_writes: bool = False,
         wait_timeout: float = 120.0,
@@ -244,7 +222,6 @@ class VectorizeVectorStore(VectorStore):
         self._client: VectorizeClient | None = None
         self._async_client: tuple[object, AsyncVectorizeClient] | None = None
         self._metric: Metric | None = None
-        self._indexed: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         return f"VectorizeVectorStore(index_name={self.index_name!r}, namespace={self.namespace!r})"
@@ -291,19 +268,24 @@ class VectorizeVectorStore(VectorStore):
         *,
         exist_ok: bool = True,
         description: str | None = None,
+        metadata_indexes: Mapping[str, str] | None = None,
     ) -> Index:
         """Create the index (``dimensions`` default: the embeddings' ``dimensions`` attribute,
-        else the length of one embedded probe text). An existing index of the same
+        else the length of one embedded probe text) and a metadata index for each property of
+        ``metadata_indexes`` (``{property: "string" | "number" | "boolean"}``), waited for so
+        that the documents added next are filterable. An existing index of the same
         configuration is fine with ``exist_ok``; a different one is an error naming both."""
         if dimensions is None:
             dimensions = self._declared_dimensions() or len(self._embedding.embed_query("probe"))
-        index = self.client.create_index(
-            self.index_name,
-            dimensions=dimensions,
-            metric=metric,
-            description=description,
-            exist_ok=exist_ok,
-        )
+        client = self.client
+        if not exist_ok:
+            client.create_index(
+                self.index_name, dimensions=dimensions, metric=metric, description=description
+            )
+        index = client.ensure_index(
+            self.index_name, dimensions=dimensions, metric=metric, description=description,
+            metadata_indexes=metadata_indexes, wait_timeout=self.wait_timeout,
+        )  # fmt: skip
         self._metric = index.config.metric
         return index
 
@@ -314,18 +296,21 @@ class VectorizeVectorStore(VectorStore):
         *,
         exist_ok: bool = True,
         description: str | None = None,
+        metadata_indexes: Mapping[str, str] | None = None,
     ) -> Index:
         if dimensions is None:
             dimensions = self._declared_dimensions() or len(
                 await self._embedding.aembed_query("probe")
             )
-        index = await self.async_client.create_index(
-            self.index_name,
-            dimensions=dimensions,
-            metric=metric,
-            description=description,
-            exist_ok=exist_ok,
-        )
+        client = self.async_client
+        if not exist_ok:
+            await client.create_index(
+                self.index_name, dimensions=dimensions, metric=metric, description=description
+            )
+        index = await client.ensure_index(
+            self.index_name, dimensions=dimensions, metric=metric, description=description,
+            metadata_indexes=metadata_indexes, wait_timeout=self.wait_timeout,
+        )  # fmt: skip
         self._metric = index.config.metric
         return index
 
@@ -333,54 +318,48 @@ class VectorizeVectorStore(VectorStore):
         """Delete the whole index and every vector in it (not the docstore's texts)."""
         self.client.delete_index(self.index_name, missing_ok=missing_ok)
         self._metric = None
-        self._indexed = None
 
     async def adelete_index(self, *, missing_ok: bool = False) -> None:
         await self.async_client.delete_index(self.index_name, missing_ok=missing_ok)
         self._metric = None
-        self._indexed = None
 
     def create_metadata_index(
         self, property_name: str, index_type: str = "string", *, wait: bool | None = None
     ) -> Mutation:
-        """Index a metadata property so filters can use it. Only vectors written *after* the
-        index exists are filterable on it: create metadata indexes before adding documents
-        (or re-add them)."""
-        mutation = self.client.create_metadata_index(self.index_name, property_name, index_type)
-        self._indexed = None  # listed again on the next filtered search
-        if self._wait(wait):
-            self.client.wait_for_mutation(
-                self.index_name,
-                mutation.mutation_id,
-                timeout=self.wait_timeout,
-                since=mutation.accepted_at,
-            )
-        return mutation
+        """Index a metadata property (or a dotted path to a nested one, ``"author.name"``) so
+        filters can use it. Only vectors written *after* the index exists are filterable on
+        it: create metadata indexes before adding documents (or re-add them)."""
+        return self.client.create_metadata_index(
+            self.index_name, property_name, index_type,
+            wait=self._wait(wait), wait_timeout=self.wait_timeout,
+        )  # fmt: skip
 
     async def acreate_metadata_index(
         self, property_name: str, index_type: str = "string", *, wait: bool | None = None
     ) -> Mutation:
-        client = self.async_client
-        mutation = await client.create_metadata_index(self.index_name, property_name, index_type)
-        self._indexed = None
-        if self._wait(wait):
-            await client.wait_for_mutation(
-                self.index_name,
-                mutation.mutation_id,
-                timeout=self.wait_timeout,
-                since=mutation.accepted_at,
-            )
-        return mutation
+        return await self.async_client.create_metadata_index(
+            self.index_name, property_name, index_type,
+            wait=self._wait(wait), wait_timeout=self.wait_timeout,
+        )  # fmt: skip
+
+    def delete_metadata_index(self, property_name: str, *, wait: bool | None = None) -> Mutation:
+        """Remove a metadata index: filters on the property stop matching."""
+        return self.client.delete_metadata_index(
+            self.index_name, property_name, wait=self._wait(wait), wait_timeout=self.wait_timeout
+        )
+
+    async def adelete_metadata_index(
+        self, property_name: str, *, wait: bool | None = None
+    ) -> Mutation:
+        return await self.async_client.delete_metadata_index(
+            self.index_name, property_name, wait=self._wait(wait), wait_timeout=self.wait_timeout
+        )
 
     def list_metadata_indexes(self) -> list[MetadataIndex]:
-        indexes = self.client.list_metadata_indexes(self.index_name)
-        self._indexed = frozenset(m.property_name for m in indexes)
-        return indexes
+        return self.client.list_metadata_indexes(self.index_name)
 
     async def alist_metadata_indexes(self) -> list[MetadataIndex]:
-        indexes = await self.async_client.list_metadata_indexes(self.index_name)
-        self._indexed = frozenset(m.property_name for m in indexes)
-        return indexes
+        return await self.async_client.list_metadata_indexes(self.index_name)
 
     def _declared_dimensions(self) -> int | None:
         value = getattr(self._embedding, "dimensions", None)
@@ -427,7 +406,7 @@ class VectorizeVectorStore(VectorStore):
             if given is None:
                 key = orjson.dumps([text, metadata], option=orjson.OPT_SORT_KEYS)
                 seen[key] = occurrence = seen.get(key, -1) + 1
-                given = _generated_id(namespace, text, metadata, occurrence)
+                given = document_id(text, metadata, namespace=namespace, occurrence=occurrence)
             vector_id = check_id(given, position)
             if self.docstore is None:
                 if self.text_key in metadata:
@@ -531,59 +510,77 @@ class VectorizeVectorStore(VectorStore):
         return batch.ids
 
     # --- delete and get ---------------------------------------------------------------------
-    @staticmethod
-    def _delete_options(ids: list[str] | None, kwargs: dict[str, Any]) -> tuple[bool, bool | None]:
+    @dataclass(slots=True)
+    class _Delete:
+        ids: list[str] | None
+        filter: Filter
+        delete_all: bool
+        wait: bool
+        namespace: str | None
+
+    def _delete_options(self, ids: list[str] | None, kwargs: dict[str, Any]) -> _Delete:
         delete_all = bool(kwargs.pop("delete_all", False))
-        wait = kwargs.pop("wait", None)
+        flt = to_filter(kwargs.pop("filter", None))
+        namespace = kwargs.pop("namespace", self.namespace)
+        wait = self._wait(kwargs.pop("wait", None))
         _reject_unknown(kwargs, "delete")
-        if ids is None and not delete_all:
+        chosen = [ids is not None, delete_all, bool(flt)]
+        if not any(chosen):
             raise ValueError(
-                "delete() needs ids: Vectorize deletes vectors by id only. To empty the whole "
-                "index (every namespace), call delete(delete_all=True) or delete_index()."
+                "delete() needs ids or filter=...: Vectorize deletes vectors by id. To empty "
+                "the whole index (every namespace), call delete(delete_all=True) or "
+                "delete_index()."
             )
-        if ids is not None and delete_all:
-            raise ValueError("pass either ids or delete_all=True, not both")
-        return delete_all, wait
+        if sum(chosen) > 1:
+            raise ValueError("pass one of ids, filter= or delete_all=True")
+        return self._Delete(ids, flt, delete_all, wait, namespace)
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         """Delete vectors by id (unknown ids are ignored) and their docstore texts.
 
-        ``ids=None`` raises, rather than emptying the index by accident; ``delete_all=True``
-        lists every id of the index (all namespaces) and deletes them. ``wait=`` overrides
-        ``wait_for_writes``.
+        ``filter=`` (a LangChain filter over indexed properties, in ``namespace`` when one is
+        set) deletes every vector it selects, and returns once they are gone.
+        ``ids=None`` without a filter raises, rather than emptying the index by accident;
+        ``delete_all=True`` deletes every vector of the index (all namespaces). ``wait=``
+        overrides ``wait_for_writes``.
         """
-        delete_all, wait = self._delete_options(ids, kwargs)
-        if delete_all:
-            ids = list(self.client.iter_ids(self.index_name))
-        targets = list(dict.fromkeys(ids or []))
-        if not targets:
-            return True
-        mutations = self.client.delete_by_ids(self.index_name, targets)
-        if self.docstore is not None:
+        options = self._delete_options(ids, kwargs)
+        client = self.client
+        if options.filter:
+            targets = client.delete_matching(
+                self.index_name, options.filter, namespace=options.namespace,
+                wait_timeout=self.wait_timeout,
+            )  # fmt: skip
+        else:
+            if options.delete_all:
+                ids = list(client.iter_ids(self.index_name))
+            targets = list(dict.fromkeys(ids or []))
+            if targets:
+                client.delete_by_ids(
+                    self.index_name, targets, wait=options.wait, wait_timeout=self.wait_timeout
+                )
+        if self.docstore is not None and targets:
             self.docstore.mdelete(targets)
-        if self._wait(wait) and mutations:
-            last = mutations[-1]
-            self.client.wait_for_mutation(
-                self.index_name, last.mutation_id, timeout=self.wait_timeout, since=last.accepted_at
-            )
         return True
 
     async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
-        delete_all, wait = self._delete_options(ids, kwargs)
+        options = self._delete_options(ids, kwargs)
         client = self.async_client
-        if delete_all:
-            ids = [vector_id async for vector_id in client.iter_ids(self.index_name)]
-        targets = list(dict.fromkeys(ids or []))
-        if not targets:
-            return True
-        mutations = await client.delete_by_ids(self.index_name, targets)
-        if self.docstore is not None:
+        if options.filter:
+            targets = await client.delete_matching(
+                self.index_name, options.filter, namespace=options.namespace,
+                wait_timeout=self.wait_timeout,
+            )  # fmt: skip
+        else:
+            if options.delete_all:
+                ids = [vector_id async for vector_id in client.iter_ids(self.index_name)]
+            targets = list(dict.fromkeys(ids or []))
+            if targets:
+                await client.delete_by_ids(
+                    self.index_name, targets, wait=options.wait, wait_timeout=self.wait_timeout
+                )
+        if self.docstore is not None and targets:
             await self.docstore.amdelete(targets)
-        if self._wait(wait) and mutations:
-            last = mutations[-1]
-            await client.wait_for_mutation(
-                self.index_name, last.mutation_id, timeout=self.wait_timeout, since=last.accepted_at
-            )
         return True
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
@@ -668,26 +665,9 @@ class VectorizeVectorStore(VectorStore):
                 stacklevel=4,
             )
             k = MAX_K
-        return _Query(k, to_vectorize_filter(filter), namespace, values)
-
-    def _flag_unindexed(self, query: _Query, indexed: frozenset[str]) -> None:
-        missing = [p for p in query.filter or {} if p not in indexed]
-        if missing:
-            warnings.warn(
-                f"filter on {', '.join(map(repr, missing))}, which has no metadata index in "
-                f"Vectorize index {self.index_name!r}: Vectorize only filters on properties "
-                "indexed before the vectors were written, so this filter matches nothing "
-                "(or everything, for $ne/$nin). Call create_metadata_index(...) first, then "
-                "(re-)add the documents.",
-                UnindexedFilterWarning,
-                stacklevel=5,
-            )
+        return _Query(k, to_filter(filter), namespace, values)
 
     def _query(self, vector: Sequence[float], query: _Query) -> tuple[list[Match], Any]:
-        if query.filter:
-            if self._indexed is None:
-                self.list_metadata_indexes()
-            self._flag_unindexed(query, cast(frozenset[str], self._indexed))
         matches = self.client.query(self.index_name, vector, **query.kwargs()).matches
         texts = (
             self.docstore.mget([m.id for m in matches])
@@ -697,10 +677,6 @@ class VectorizeVectorStore(VectorStore):
         return matches, texts
 
     async def _aquery(self, vector: Sequence[float], query: _Query) -> tuple[list[Match], Any]:
-        if query.filter:
-            if self._indexed is None:
-                await self.alist_metadata_indexes()
-            self._flag_unindexed(query, cast(frozenset[str], self._indexed))
         matches = (await self.async_client.query(self.index_name, vector, **query.kwargs())).matches
         texts = (
             await self.docstore.amget([m.id for m in matches])
@@ -792,12 +768,9 @@ class VectorizeVectorStore(VectorStore):
 
     @staticmethod
     def relevance_score_fn(metric: Metric) -> Callable[[float], float]:
-        """Raw Vectorize score → relevance in ``[0, 1]`` (1 = closest), monotone in closeness:
-        cosine ``(s + 1) / 2``; euclidean ``1 / (1 + d)``; dot-product (Vectorize returns
-        the negative dot product) ``1 / (1 + exp(score))``."""
-        if metric not in get_args(Metric):
-            raise ValidationError(f"unknown Vectorize metric {metric!r}")
-        return _RELEVANCE[metric]
+        """Raw Vectorize score → relevance in ``[0, 1]`` (1 = closest), monotone in closeness
+        (the core's :func:`~cloudflare_ai.scores.relevance_fn`)."""
+        return relevance_fn(metric)
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         return self.relevance_score_fn(self.index_metric())

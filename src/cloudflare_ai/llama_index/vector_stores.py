@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -34,12 +34,15 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from .. import limits
 from ..config import ACCOUNT_ID_ENV, API_TOKEN_ENV, BASE_URL_ENV, ClientSettings, env_first
 from ..connection import resolve_settings, running_loop
-from ..errors import CloudflareError, NotFoundError, ValidationError
+from ..documents import TEXT_KEY
+from ..errors import ValidationError
+from ..filters import Condition, Filter
+from ..scores import similarities, similarity
 from ..transport import RetryPolicy
-from ..types import Index, Match, Mutation, VectorRecord
+from ..types import Index, Match, VectorRecord
 from ..validation import check_id, check_index_name, check_metadata, check_namespace, check_values
 from ..vectorize import AsyncVectorizeClient, Vector, VectorizeClient
-from .filters import UnsupportedFilterError, matches_filter, to_vectorize_filter
+from .filters import UnsupportedFilterError, to_filter
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +52,6 @@ IndexType = Literal["string", "number", "boolean"]
 #: The metadata property holding each node's source document id (written by
 #: ``node_to_metadata_dict``), indexed so ``delete(ref_doc_id)`` and ``doc_ids`` can filter.
 REF_DOC_ID_KEY = "ref_doc_id"
-_TEXT_KEY = "text"
-_SCAN_PAGE = limits.MAX_TOP_K  # ids per delete round (no metadata returned: the cap is 100)
 _HEAVY_CAP = limits.MAX_TOP_K_WITH_VALUES_OR_METADATA  # topK cap with metadata "all" / values
 
 __all__ = [
@@ -71,32 +72,10 @@ class UnsupportedQueryError(ValidationError):
 
 
 def similarity_from_score(score: float, metric: str) -> float:
-    """A Vectorize score as a similarity where higher is more similar, for every metric.
-
-    ``cosine`` scores already are similarities (-1..1). ``euclidean`` scores are distances
-    ``d >= 0``: the similarity is ``1 / (1 + d)`` (1 for identical vectors). ``dot-product``
-    scores are Vectorize's *negative* dot product: the similarity is the dot product itself.
-    """
-    if metric == "euclidean":
-        return 1.0 / (1.0 + max(score, 0.0))
-    if metric == "dot-product":
-        return -score
-    return score
-
-
-def _local_similarities(
-    query: np.ndarray[Any, Any], matrix: np.ndarray[Any, Any], metric: str
-) -> list[float]:
-    """The same similarities as :func:`similarity_from_score`, computed here from values."""
-    dots = matrix @ query
-    if metric == "euclidean":
-        distances = np.linalg.norm(matrix - query, axis=1)
-        return [1.0 / (1.0 + float(d)) for d in distances]
-    if metric == "dot-product":
-        return [float(d) for d in dots]
-    norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(query))
-    norms[norms == 0] = 1.0
-    return [float(s) for s in dots / norms]
+    """A Vectorize score as a similarity where higher is more similar, for every metric (the
+    core's :func:`~cloudflare_ai.scores.similarity`): cosine as returned, euclidean distance
+    ``d`` as ``1 / (1 + d)``, dot-product as the dot product (Vectorize returns its negative)."""
+    return similarity(metric, score)
 
 
 def _secret(value: str | None) -> SecretStr | None:
@@ -224,7 +203,6 @@ class VectorizeVectorStore(BasePydanticVectorStore):
     _async: tuple[object, AsyncVectorizeClient] | None = PrivateAttr(default=None)
     _metric: str | None = PrivateAttr(default=None)
     _ready: bool = PrivateAttr(default=False)
-    _indexed: dict[str, str] | None = PrivateAttr(default=None)
 
     def __init__(self, index_name: str | None = None, **kwargs: Any) -> None:
         if index_name is not None:
@@ -349,9 +327,9 @@ class VectorizeVectorStore(BasePydanticVectorStore):
             node = metadata_dict_to_node(dict(metadata or {}))
         except (ValueError, TypeError):
             extra, info, relationships = legacy_metadata_dict_to_node(
-                dict(metadata or {}), text_key=_TEXT_KEY
+                dict(metadata or {}), text_key=TEXT_KEY
             )
-            text = (metadata or {}).get(_TEXT_KEY)
+            text = (metadata or {}).get(TEXT_KEY)
             node = TextNode(
                 id_=vector_id,
                 text=text if isinstance(text, str) else "",
@@ -388,7 +366,7 @@ class VectorizeVectorStore(BasePydanticVectorStore):
                     key=REF_DOC_ID_KEY, value=list(query.doc_ids), operator=FilterOperator.IN
                 )
             )
-        vfilter = to_vectorize_filter(query.filters, extra)
+        vfilter = to_filter(query.filters, extra)
         mmr = query.mode == VectorStoreQueryMode.MMR
         fetch = top_k
         if mmr:
@@ -444,23 +422,17 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         self, plan: _Plan, matches: list[Match], metric: str
     ) -> VectorStoreQueryResult:
         return self._result(
-            plan,
-            [(m.id, m.metadata, m.values, similarity_from_score(m.score, metric)) for m in matches],
+            plan, [(m.id, m.metadata, m.values, similarity(metric, m.score)) for m in matches]
         )
 
     def _from_records(
         self, plan: _Plan, records: list[VectorRecord], metric: str
     ) -> VectorStoreQueryResult:
-        indexed = self._indexed
-        kept = [
-            r
-            for r in records
-            if r.values and self._owned(r) and matches_filter(plan.filter, r.metadata, indexed)
-        ]
+        kept = [r for r in records if r.values]
         if not kept:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         matrix = np.asarray([r.values for r in kept], dtype=np.float64)
-        scores = _local_similarities(np.asarray(plan.embedding, dtype=np.float64), matrix, metric)
+        scores = similarities(plan.embedding, matrix, metric)
         order = sorted(range(len(kept)), key=lambda i: -scores[i])
         return self._result(
             plan, [(kept[i].id, kept[i].metadata, kept[i].values, scores[i]) for i in order]
@@ -476,25 +448,27 @@ class VectorizeVectorStore(BasePydanticVectorStore):
             )
         self._metric = metric
 
-    def _missing_indexes(self, existing: Mapping[str, str]) -> dict[str, str]:
-        wanted: dict[str, str] = {REF_DOC_ID_KEY: "string", **self.metadata_indexes}
-        missing = {}
-        for prop, kind in wanted.items():
-            have = existing.get(prop)
-            if have is None:
-                missing[prop] = kind
-            elif have != kind:
-                logger.warning(
-                    "metadata index %r on %r is of type %r, not %r; keeping it",
-                    prop,
-                    self.index_name,
-                    have,
-                    kind,
-                )
-        return missing
+    def _setup(self, dimensions: int) -> dict[str, Any]:
+        """``ensure_index`` arguments: the index, and the metadata indexes filters need."""
+        return {
+            "dimensions": self.dimensions or dimensions,
+            "metric": self.metric,
+            "metadata_indexes": {REF_DOC_ID_KEY: "string", **self.metadata_indexes},
+            "create": self.create_if_missing,
+            "wait_timeout": self.wait_timeout,
+        }
 
-    def _create_spec(self, dimensions: int) -> dict[str, Any]:
-        return {"dimensions": self.dimensions or dimensions, "metric": self.metric or "cosine"}
+    def _wait(self, kwargs: Mapping[str, Any]) -> bool:
+        return bool(kwargs.get("wait", self.wait_for_writes))
+
+    @staticmethod
+    def _doc_filter(ref_doc_id: str) -> Filter:
+        return Filter([Condition(REF_DOC_ID_KEY, "$eq", ref_doc_id)])
+
+    @staticmethod
+    def _check_delete_args(node_ids: list[str] | None, filters: MetadataFilters | None) -> None:
+        if node_ids is None and filters is None:
+            raise ValidationError("delete_nodes needs node_ids or filters (clear() deletes all)")
 
     # --- sync API -----------------------------------------------------------------------
     def _metric_of_index(self) -> str:
@@ -503,39 +477,11 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         assert self._metric is not None
         return self._metric
 
-    def _known_indexes(self) -> dict[str, str]:
-        if self._indexed is None:
-            found = self.client.list_metadata_indexes(self.index_name)
-            self._indexed = {m.property_name: m.index_type for m in found}
-        return self._indexed
-
     def _prepare(self, dimensions: int) -> None:
         """Index and metadata indexes, once per store, before the first write."""
-        if self._ready:
-            return
-        client = self.client
-        try:
-            index = client.get_index(self.index_name)
-        except NotFoundError:
-            if not self.create_if_missing:
-                raise
-            index = client.create_index(
-                self.index_name, **self._create_spec(dimensions), exist_ok=True
-            )
-        self._index_ready(index)
-        existing = {
-            m.property_name: m.index_type for m in client.list_metadata_indexes(self.index_name)
-        }
-        last: Mutation | None = None
-        for prop, kind in self._missing_indexes(existing).items():
-            last = client.create_metadata_index(self.index_name, prop, kind)
-            existing[prop] = kind
-        if last is not None:
-            client.wait_for_mutation(
-                self.index_name, last.mutation_id, timeout=self.wait_timeout, since=last.accepted_at
-            )
-        self._indexed = existing
-        self._ready = True
+        if not self._ready:
+            self._index_ready(self.client.ensure_index(self.index_name, **self._setup(dimensions)))
+            self._ready = True
 
     def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Write the nodes (upsert: a node id written again is replaced); their ids in order."""
@@ -544,10 +490,7 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         vectors = self._vectors(nodes)
         self._prepare(len(vectors[0].values))
         self.client.upsert(
-            self.index_name,
-            vectors,
-            wait=bool(add_kwargs.get("wait", self.wait_for_writes)),
-            wait_timeout=self.wait_timeout,
+            self.index_name, vectors, wait=self._wait(add_kwargs), wait_timeout=self.wait_timeout
         )
         return [v.id for v in vectors]
 
@@ -556,9 +499,9 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         docstring for filters, ``doc_ids``, ``node_ids`` and MMR)."""
         plan = self._plan(query, kwargs)
         if plan.node_ids is not None:
-            if plan.filter:
-                self._known_indexes()
-            records = self.client.get_by_ids(self.index_name, plan.node_ids)
+            records = self.client.select(
+                self.index_name, plan.filter, ids=plan.node_ids, namespace=self.namespace
+            )
             return self._from_records(plan, records, self._metric_of_index())
         metric = self._metric_of_index()
         found = self.client.query(
@@ -572,32 +515,13 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         )
         return self._from_matches(plan, found.matches, metric)
 
-    def _all_records(self) -> Iterable[VectorRecord]:
-        ids = list(self.client.iter_ids(self.index_name))
-        for start in range(0, len(ids), limits.MAX_IDS_PER_REQUEST):
-            yield from self.client.get_by_ids(
-                self.index_name, ids[start : start + limits.MAX_IDS_PER_REQUEST]
-            )
-
-    def _select(
-        self, node_ids: list[str] | None, filters: MetadataFilters | None
-    ) -> list[VectorRecord]:
-        vfilter = to_vectorize_filter(filters)
-        indexed = self._known_indexes() if vfilter else None
-        records: Iterable[VectorRecord]
-        if node_ids is not None:
-            records = self.client.get_by_ids(self.index_name, node_ids) if node_ids else []
-        else:
-            records = self._all_records()
-        return [
-            r for r in records if self._owned(r) and matches_filter(vfilter, r.metadata, indexed)
-        ]
-
     def get_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
         """Nodes by id (in the order asked), or every node matching ``filters``."""
-        records = self._select(node_ids, filters)
+        records = self.client.select(
+            self.index_name, to_filter(filters), ids=node_ids, namespace=self.namespace
+        )
         return [self._node(r.id, r.metadata, r.values) for r in records]
 
     def delete_nodes(
@@ -607,60 +531,37 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         **delete_kwargs: Any,
     ) -> None:
         """Delete nodes by id and/or filters (both given: the listed nodes matching them)."""
-        if node_ids is None and filters is None:
-            raise ValidationError("delete_nodes needs node_ids or filters (clear() deletes all)")
+        self._check_delete_args(node_ids, filters)
         if node_ids is not None and filters is None and self.namespace is None:
             ids = list(dict.fromkeys(node_ids))
-        else:
-            ids = [r.id for r in self._select(node_ids, filters)]
-        self._delete_ids(ids, bool(delete_kwargs.get("wait", self.wait_for_writes)))
-
-    def _delete_ids(self, ids: Sequence[str], wait: bool) -> None:
-        if not ids:
+        elif node_ids is None and filters is not None:
+            self.client.delete_matching(
+                self.index_name, to_filter(filters), namespace=self.namespace,
+                wait_timeout=self.wait_timeout,
+            )  # fmt: skip
             return
-        mutations = self.client.delete_by_ids(self.index_name, ids)
-        if wait and mutations:
-            last = mutations[-1]
-            self.client.wait_for_mutation(
-                self.index_name, last.mutation_id, timeout=self.wait_timeout, since=last.accepted_at
+        else:
+            ids = [r.id for r in self.client.select(
+                self.index_name, to_filter(filters), ids=node_ids, namespace=self.namespace
+            )]  # fmt: skip
+        if ids:
+            self.client.delete_by_ids(
+                self.index_name, ids, wait=self._wait(delete_kwargs), wait_timeout=self.wait_timeout
             )
-
-    def _delete_matching(self, vfilter: Mapping[str, Any] | None) -> int:
-        """Delete every vector the filter (and namespace) selects, query page by page."""
-        dims = self.client.dimensions(self.index_name)
-        probe = [1.0] + [0.0] * (dims - 1)
-        deleted: set[str] = set()
-        while True:
-            found = self.client.query(
-                self.index_name,
-                probe,
-                top_k=_SCAN_PAGE,
-                filter=vfilter,
-                namespace=self.namespace,
-                return_metadata="none",
-            )
-            ids = [m.id for m in found.matches]
-            if not ids:
-                return len(deleted)
-            _check_progress(ids, deleted, self.index_name)
-            deleted.update(ids)
-            self._delete_ids(ids, wait=True)
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node of document ``ref_doc_id`` (see the class docstring)."""
-        vfilter = to_vectorize_filter(
-            MetadataFilters(filters=[MetadataFilter(key=REF_DOC_ID_KEY, value=ref_doc_id)])
-        )
-        count = self._delete_matching(vfilter)
-        logger.debug("deleted %d nodes of document %r", count, ref_doc_id)
+        deleted = self.client.delete_matching(
+            self.index_name, self._doc_filter(ref_doc_id), namespace=self.namespace,
+            wait_timeout=self.wait_timeout,
+        )  # fmt: skip
+        logger.debug("deleted %d nodes of document %r", len(deleted), ref_doc_id)
 
     def clear(self) -> None:
         """Delete every vector (of the namespace, when one is set); the index remains."""
-        if self.namespace is not None:
-            self._delete_matching(None)
-            return
-        ids = list(self.client.iter_ids(self.index_name))
-        self._delete_ids(ids, self.wait_for_writes)
+        self.client.delete_matching(
+            self.index_name, None, namespace=self.namespace, wait_timeout=self.wait_timeout
+        )
 
     # --- async API ----------------------------------------------------------------------
     async def _ametric_of_index(self) -> str:
@@ -669,39 +570,11 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         assert self._metric is not None
         return self._metric
 
-    async def _aknown_indexes(self) -> dict[str, str]:
-        if self._indexed is None:
-            found = await self.aclient.list_metadata_indexes(self.index_name)
-            self._indexed = {m.property_name: m.index_type for m in found}
-        return self._indexed
-
     async def _aprepare(self, dimensions: int) -> None:
-        if self._ready:
-            return
-        client = self.aclient
-        try:
-            index = await client.get_index(self.index_name)
-        except NotFoundError:
-            if not self.create_if_missing:
-                raise
-            index = await client.create_index(
-                self.index_name, **self._create_spec(dimensions), exist_ok=True
-            )
-        self._index_ready(index)
-        existing = {
-            m.property_name: m.index_type
-            for m in await client.list_metadata_indexes(self.index_name)
-        }
-        last: Mutation | None = None
-        for prop, kind in self._missing_indexes(existing).items():
-            last = await client.create_metadata_index(self.index_name, prop, kind)
-            existing[prop] = kind
-        if last is not None:
-            await client.wait_for_mutation(
-                self.index_name, last.mutation_id, timeout=self.wait_timeout, since=last.accepted_at
-            )
-        self._indexed = existing
-        self._ready = True
+        if not self._ready:
+            index = await self.aclient.ensure_index(self.index_name, **self._setup(dimensions))
+            self._index_ready(index)
+            self._ready = True
 
     async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         """Asynchronous :meth:`add`."""
@@ -710,10 +583,7 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         vectors = self._vectors(nodes)
         await self._aprepare(len(vectors[0].values))
         await self.aclient.upsert(
-            self.index_name,
-            vectors,
-            wait=bool(kwargs.get("wait", self.wait_for_writes)),
-            wait_timeout=self.wait_timeout,
+            self.index_name, vectors, wait=self._wait(kwargs), wait_timeout=self.wait_timeout
         )
         return [v.id for v in vectors]
 
@@ -721,9 +591,9 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         """Asynchronous :meth:`query`."""
         plan = self._plan(query, kwargs)
         if plan.node_ids is not None:
-            if plan.filter:
-                await self._aknown_indexes()
-            records = await self.aclient.get_by_ids(self.index_name, plan.node_ids)
+            records = await self.aclient.select(
+                self.index_name, plan.filter, ids=plan.node_ids, namespace=self.namespace
+            )
             return self._from_records(plan, records, await self._ametric_of_index())
         metric = await self._ametric_of_index()
         found = await self.aclient.query(
@@ -737,25 +607,13 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         )
         return self._from_matches(plan, found.matches, metric)
 
-    async def _aall_ids(self) -> list[str]:
-        return [i async for i in self.aclient.iter_ids(self.index_name)]
-
-    async def _aselect(
-        self, node_ids: list[str] | None, filters: MetadataFilters | None
-    ) -> list[VectorRecord]:
-        vfilter = to_vectorize_filter(filters)
-        indexed = await self._aknown_indexes() if vfilter else None
-        ids = node_ids if node_ids is not None else await self._aall_ids()
-        records = await self.aclient.get_by_ids(self.index_name, ids) if ids else []
-        return [
-            r for r in records if self._owned(r) and matches_filter(vfilter, r.metadata, indexed)
-        ]
-
     async def aget_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
         """Asynchronous :meth:`get_nodes`."""
-        records = await self._aselect(node_ids, filters)
+        records = await self.aclient.select(
+            self.index_name, to_filter(filters), ids=node_ids, namespace=self.namespace
+        )
         return [self._node(r.id, r.metadata, r.values) for r in records]
 
     async def adelete_nodes(
@@ -765,69 +623,41 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         **delete_kwargs: Any,
     ) -> None:
         """Asynchronous :meth:`delete_nodes`."""
-        if node_ids is None and filters is None:
-            raise ValidationError("delete_nodes needs node_ids or filters (clear() deletes all)")
+        self._check_delete_args(node_ids, filters)
         if node_ids is not None and filters is None and self.namespace is None:
             ids = list(dict.fromkeys(node_ids))
-        else:
-            ids = [r.id for r in await self._aselect(node_ids, filters)]
-        await self._adelete_ids(ids, bool(delete_kwargs.get("wait", self.wait_for_writes)))
-
-    async def _adelete_ids(self, ids: Sequence[str], wait: bool) -> None:
-        if not ids:
+        elif node_ids is None and filters is not None:
+            await self.aclient.delete_matching(
+                self.index_name, to_filter(filters), namespace=self.namespace,
+                wait_timeout=self.wait_timeout,
+            )  # fmt: skip
             return
-        mutations = await self.aclient.delete_by_ids(self.index_name, ids)
-        if wait and mutations:
-            last = mutations[-1]
-            await self.aclient.wait_for_mutation(
-                self.index_name, last.mutation_id, timeout=self.wait_timeout, since=last.accepted_at
+        else:
+            records = await self.aclient.select(
+                self.index_name, to_filter(filters), ids=node_ids, namespace=self.namespace
             )
-
-    async def _adelete_matching(self, vfilter: Mapping[str, Any] | None) -> int:
-        dims = await self.aclient.dimensions(self.index_name)
-        probe = [1.0] + [0.0] * (dims - 1)
-        deleted: set[str] = set()
-        while True:
-            found = await self.aclient.query(
-                self.index_name,
-                probe,
-                top_k=_SCAN_PAGE,
-                filter=vfilter,
-                namespace=self.namespace,
-                return_metadata="none",
+            ids = [r.id for r in records]
+        if ids:
+            await self.aclient.delete_by_ids(
+                self.index_name, ids, wait=self._wait(delete_kwargs), wait_timeout=self.wait_timeout
             )
-            ids = [m.id for m in found.matches]
-            if not ids:
-                return len(deleted)
-            _check_progress(ids, deleted, self.index_name)
-            deleted.update(ids)
-            await self._adelete_ids(ids, wait=True)
 
     async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Asynchronous :meth:`delete`."""
-        vfilter = to_vectorize_filter(
-            MetadataFilters(filters=[MetadataFilter(key=REF_DOC_ID_KEY, value=ref_doc_id)])
-        )
-        await self._adelete_matching(vfilter)
+        await self.aclient.delete_matching(
+            self.index_name, self._doc_filter(ref_doc_id), namespace=self.namespace,
+            wait_timeout=self.wait_timeout,
+        )  # fmt: skip
 
     async def aclear(self) -> None:
         """Asynchronous :meth:`clear`."""
-        if self.namespace is not None:
-            await self._adelete_matching(None)
-            return
-        await self._adelete_ids(await self._aall_ids(), self.wait_for_writes)
-
-
-def _check_progress(ids: list[str], deleted: set[str], index: str) -> None:
-    if all(i in deleted for i in ids):
-        raise CloudflareError(
-            f"Vectorize index {index!r} still returns {len(ids)} vectors whose deletion it "
-            "reported as processed; stopping instead of looping"
+        await self.aclient.delete_matching(
+            self.index_name, None, namespace=self.namespace, wait_timeout=self.wait_timeout
         )
 
 
 class _Plan:
-    """A query, checked and translated, before it is sent."""
+    """A query, checked and parsed, before it is sent."""
 
     __slots__ = ("embedding", "fetch", "filter", "mmr", "mmr_threshold", "node_ids", "top_k")
 
@@ -837,7 +667,7 @@ class _Plan:
         embedding: list[float],
         top_k: int,
         fetch: int,
-        filter: dict[str, Any] | None,
+        filter: Filter,
         mmr: bool,
         mmr_threshold: float | None,
         node_ids: list[str] | None,
