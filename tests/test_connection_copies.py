@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 from langchain_core.load import dumps
+from pydantic import PrivateAttr
 
-from cloudflare_ai import GatewaySettings, RetryPolicy
+from cloudflare_ai import ClientSettings, GatewaySettings, RetryPolicy
 from cloudflare_ai.connection import CloudflareClients, CloudflareConnection
 from cloudflare_ai.errors import CloudflareError, NotFoundError
 from cloudflare_ai.langchain import ChatWorkersAI, WorkersAIEmbeddings
@@ -309,3 +310,44 @@ async def test_aclose_closes_the_loops_async_clients(emulator: LocalCloudflare) 
     assert sync_db._transport.client.is_closed
     await _ali_embed(model)
     assert model.async_workers_ai is not ai
+
+
+class _WithCache(CloudflareConnection):
+    """A subclass with a connection-dependent cache of its own, as a vector store has."""
+
+    lazy_private_attributes = CloudflareConnection.lazy_private_attributes | {"_metric"}
+    index_name: str = "docs"
+    _metric: str | None = PrivateAttr(default=None)
+
+
+def test_subclasses_extend_what_copies_and_pickles_leave_out(cf_other: LocalCloudflare) -> None:
+    model = _WithCache(
+        account_id=cf_other.account_id, api_token=cf_other.api_token, base_url=cf_other.base_url
+    )
+    model._metric = "cosine"
+    model.vectorize  # noqa: B018 - build a client
+    duplicates = [
+        _pickled(model),
+        copy.deepcopy(model),
+        copy.copy(model),
+        model.model_copy(update={"index_name": "other"}),
+    ]
+    for duplicate in duplicates:
+        assert duplicate._metric is None
+        assert duplicate._clients is None
+        assert duplicate.vectorize.list_indexes() is not None
+    assert model._metric == "cosine"  # the original keeps its cache
+    assert duplicates[-1].index_name == "other"
+
+
+def test_plain_holder_from_ready_settings(cf_other: LocalCloudflare, other_index: str) -> None:
+    settings = ClientSettings.resolve(
+        account_id=cf_other.account_id, api_token=cf_other.api_token, base_url=cf_other.base_url
+    )
+    holder = CloudflareClients(settings)
+    assert holder.settings is settings
+    assert holder.workers_ai.settings is settings
+    duplicate = _pickled(holder)
+    assert duplicate.vectorize.get_index(other_index).name == other_index
+    holder.close()
+    duplicate.close()
