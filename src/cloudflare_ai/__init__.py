@@ -29,6 +29,7 @@ from .errors import (
     ValidationError,
 )
 from .models import ModelInfo, get_model, iter_models, require_model
+from .tokens import InputTruncatedWarning, estimate_tokens, input_token_limit
 from .transport import RetryPolicy
 from .types import (
     ChatChunk,
@@ -72,6 +73,7 @@ __all__ = [
     "GatewaySettings",
     "Index",
     "IndexInfo",
+    "InputTruncatedWarning",
     "InvalidRequestError",
     "Match",
     "MetadataIndex",
@@ -98,7 +100,9 @@ __all__ = [
     "WorkersAIClient",
     "WriteResult",
     "__version__",
+    "estimate_tokens",
     "get_model",
+    "input_token_limit",
     "iter_models",
     "require_model",
 ]

@@ -9,6 +9,7 @@ parser in :class:`_WorkersAIBase`; they differ only in how bytes move. Calls go 
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -22,6 +23,14 @@ from .errors import APIError, StreamError, ValidationError
 from .models import DEFAULT_EMBEDDING_BATCH, DEFAULT_EMBEDDING_MODEL, get_model
 from .responses import parse_chat_result, parse_usage
 from .streaming import StopSequences, StreamDecoder, aggregate, aiter_sse, iter_sse
+from .tokens import (
+    InputTruncatedWarning,
+    LongInputs,
+    chunk_advice,
+    estimate_tokens,
+    input_token_limit,
+    truncate_to_tokens,
+)
 from .transport import (
     AsyncTransport,
     Request,
@@ -414,6 +423,51 @@ class _WorkersAIBase:
                     position=position,
                 )
         return items
+
+    @staticmethod
+    def _fit_inputs(model: str, items: list[str], long_inputs: LongInputs) -> list[str]:
+        """Texts within the model's input limit (``max_input_tokens``, by the conservative
+        estimate of :mod:`cloudflare_ai.tokens`): longer ones are cut to fit with an
+        :class:`InputTruncatedWarning`, or refused, before anything is sent."""
+        if long_inputs not in ("truncate", "error"):
+            raise ValidationError(
+                f"long_inputs must be 'truncate' or 'error', got {long_inputs!r}",
+                field="long_inputs",
+            )
+        limit = input_token_limit(model)
+        if limit is None:
+            return items
+        # A text cannot be estimated at more tokens than it has characters (plus two).
+        over = [
+            (i, n)
+            for i, text in enumerate(items)
+            if len(text) + 2 > limit and (n := estimate_tokens(text)) > limit
+        ]
+        if not over:
+            return items
+        position, longest = max(over, key=lambda item: item[1])
+        count = f"{len(over)} of {len(items)} texts are" if len(items) > 1 else "the text is"
+        what = (
+            f"{count} longer than {model}'s limit of {limit} tokens per input (text "
+            f"#{position}: about {longest} tokens by this package's conservative estimate)"
+        )
+        if long_inputs == "error":
+            raise ValidationError(
+                f"{what}; {chunk_advice(limit)}. Or pass long_inputs='truncate' to embed only "
+                "the beginning of each.",
+                position=position,
+                field="text",
+            )
+        warnings.warn(
+            f"{what}: cut to fit, only the beginning of each is embedded. To embed all of "
+            f"it, {chunk_advice(limit)}. long_inputs='error' refuses such texts instead.",
+            InputTruncatedWarning,
+            stacklevel=4,
+        )
+        fitted = list(items)
+        for i, _ in over:
+            fitted[i] = truncate_to_tokens(items[i], limit)
+        return fitted
 
     @staticmethod
     def _batch_size(model: str, batch_size: int | None) -> int:
@@ -834,10 +888,18 @@ class WorkersAIClient(_WorkersAIBase):
         batch_size: int | None = None,
         api: Api = "native",
         gateway: GatewaySettings | str | None = None,
+        long_inputs: LongInputs = "truncate",
     ) -> EmbeddingResponse:
         """Embed texts in batches at the model's limit, sent concurrently within
-        ``max_concurrency``; vectors come back in input order."""
-        items = self._check_texts(texts)
+        ``max_concurrency``; vectors come back in input order.
+
+        A text longer than the model's input limit (512 tokens for the BGE models), which
+        Cloudflare would refuse with error 5006, is cut to fit with an
+        :class:`~cloudflare_ai.tokens.InputTruncatedWarning` naming the chunk size to use
+        (``long_inputs="truncate"``), or refused before sending with a
+        :class:`~cloudflare_ai.errors.ValidationError` (``long_inputs="error"``).
+        """
+        items = self._fit_inputs(model, self._check_texts(texts), long_inputs)
         batches = _batches(items, self._batch_size(model, batch_size))
         requests = [
             self._embed_request(model, b, api=api, pooling=pooling, gateway=gateway)
@@ -863,6 +925,7 @@ class WorkersAIClient(_WorkersAIBase):
         *,
         model: str = DEFAULT_EMBEDDING_MODEL,
         pooling: Literal["mean", "cls"] | None = None,
+        long_inputs: LongInputs = "truncate",
     ) -> list[float]:
         """One query's embedding, served from the query cache when enabled
         (``query_cache_size``)."""
@@ -870,7 +933,7 @@ class WorkersAIClient(_WorkersAIBase):
         cached = self.query_cache.get(key)
         if cached is not None:
             return cached
-        [vector] = self.embed([text], model=model, pooling=pooling).vectors
+        [vector] = self.embed([text], model=model, pooling=pooling, long_inputs=long_inputs).vectors
         self.query_cache.put(key, vector)
         return vector
 
@@ -989,8 +1052,10 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         batch_size: int | None = None,
         api: Api = "native",
         gateway: GatewaySettings | str | None = None,
+        long_inputs: LongInputs = "truncate",
     ) -> EmbeddingResponse:
-        items = self._check_texts(texts)
+        """Embed texts; see :meth:`WorkersAIClient.embed`."""
+        items = self._fit_inputs(model, self._check_texts(texts), long_inputs)
         batches = _batches(items, self._batch_size(model, batch_size))
         limit = asyncio.Semaphore(self.settings.max_concurrency)
 
@@ -1010,12 +1075,14 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         *,
         model: str = DEFAULT_EMBEDDING_MODEL,
         pooling: Literal["mean", "cls"] | None = None,
+        long_inputs: LongInputs = "truncate",
     ) -> list[float]:
         key = (model, pooling, text)
         cached = self.query_cache.get(key)
         if cached is not None:
             return cached
-        [vector] = (await self.embed([text], model=model, pooling=pooling)).vectors
+        response = await self.embed([text], model=model, pooling=pooling, long_inputs=long_inputs)
+        [vector] = response.vectors
         self.query_cache.put(key, vector)
         return vector
 

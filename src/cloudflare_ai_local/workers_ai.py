@@ -19,6 +19,7 @@ from jsonschema.exceptions import best_match
 from starlette.responses import Response, StreamingResponse
 
 from cloudflare_ai.models import ModelInfo, get_model, iter_models
+from cloudflare_ai.tokens import estimate_tokens
 
 from . import embeddings, errors, react, sse, structured, textgen
 from .errors import ApiError, envelope, json_response
@@ -146,11 +147,18 @@ def _as_list(value: Any) -> list[str]:
 
 
 def embed_texts(info: ModelInfo, texts: list[str], pooling: str = "mean") -> np.ndarray[Any, Any]:
-    if info.max_input_tokens:
+    """Embed ``texts``, refusing the whole request (5006) when one is longer than the model's
+    ``max_input_tokens`` as Cloudflare does. Tokens are counted with the library's
+    conservative estimate, so the emulator is at least as strict as the real tokenizer on
+    ordinary text and accepts exactly what the client's truncation produces. UNCERTAIN:
+    Cloudflare's exact error text for an over-long input."""
+    limit = info.max_input_tokens
+    if limit:
         for i, text in enumerate(texts):
-            if textgen.count_tokens(text) > info.max_input_tokens:
+            tokens = estimate_tokens(text)
+            if tokens > limit:
                 raise bad_input(
-                    f"input {i} is longer than the maximum of {info.max_input_tokens} tokens"
+                    f"input {i} is longer than the maximum of {limit} tokens ({tokens} tokens)"
                 )
     dims = info.dimensions or 768
     return embeddings.embedder_for(info.name, dims, pooling).embed(texts)

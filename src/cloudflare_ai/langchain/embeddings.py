@@ -10,6 +10,7 @@ from pydantic import Field
 
 from ..connection import CloudflareConnection
 from ..models import DEFAULT_EMBEDDING_MODEL, get_model
+from ..tokens import LongInputs
 
 
 def _floats(vectors: list[list[float]]) -> list[list[float]]:
@@ -31,6 +32,12 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
 
     model: str = Field(default=DEFAULT_EMBEDDING_MODEL, alias="model_name")
     pooling: Literal["mean", "cls"] | None = None
+    long_inputs: LongInputs = Field(
+        default="truncate",
+        description="Texts over the model's input limit (512 tokens for BGE): 'truncate' "
+        "embeds their beginning with an InputTruncatedWarning naming the chunk size to use; "
+        "'error' raises ValidationError before sending.",
+    )
     batch_size: int | None = Field(
         default=None, description="Texts per request; defaults to the model's limit."
     )
@@ -51,23 +58,35 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
         if not texts:
             return []
         result = self.workers_ai.embed(
-            texts, model=self.model, pooling=self.pooling, batch_size=self.batch_size
+            texts,
+            model=self.model,
+            pooling=self.pooling,
+            long_inputs=self.long_inputs,
+            batch_size=self.batch_size,
         )
         return _floats(result.vectors)
 
     def embed_query(self, text: str) -> list[float]:
-        vector = self.workers_ai.embed_query(text, model=self.model, pooling=self.pooling)
+        vector = self.workers_ai.embed_query(
+            text, model=self.model, pooling=self.pooling, long_inputs=self.long_inputs
+        )
         return _floats([vector])[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
         result = await self.async_workers_ai.embed(
-            texts, model=self.model, pooling=self.pooling, batch_size=self.batch_size
+            texts,
+            model=self.model,
+            pooling=self.pooling,
+            long_inputs=self.long_inputs,
+            batch_size=self.batch_size,
         )
         return _floats(result.vectors)
 
     async def aembed_query(self, text: str) -> list[float]:
         client = self.async_workers_ai
-        vector = await client.embed_query(text, model=self.model, pooling=self.pooling)
+        vector = await client.embed_query(
+            text, model=self.model, pooling=self.pooling, long_inputs=self.long_inputs
+        )
         return _floats([vector])[0]

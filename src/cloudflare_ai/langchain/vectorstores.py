@@ -373,6 +373,7 @@ class VectorizeVectorStore(VectorStore):
         namespace = kwargs.pop("namespace", self.namespace)
         upsert = bool(kwargs.pop("upsert", True))
         wait = self._wait(kwargs.pop("wait", None))
+        kwargs.pop("batch_size", None)  # LangChain's indexing API passes it; see add_texts
         _reject_unknown(kwargs, method)
         if namespace is not None:
             check_namespace(namespace)
@@ -462,7 +463,9 @@ class VectorizeVectorStore(VectorStore):
         """Embed and write texts; returns their ids in input order.
 
         Keyword arguments: ``namespace``, ``upsert`` (default True; False = insert, where an
-        existing id keeps its vector), ``wait`` (default ``wait_for_writes``).
+        existing id keeps its vector), ``wait`` (default ``wait_for_writes``). ``batch_size``
+        (passed by LangChain's indexing API) is accepted and ignored: embedding batches follow
+        the model's limit and writes are split at Vectorize's.
         """
         options = self._write_options(kwargs, "add_texts")
         texts = list(texts)

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from ..connection import CloudflareConnection
 from ..models import DEFAULT_EMBEDDING_MODEL, get_model
+from ..tokens import LongInputs
 
 
 def _floats(vectors: list[list[float]]) -> list[list[float]]:
@@ -30,6 +31,12 @@ class WorkersAIEmbedding(CloudflareConnection, BaseEmbedding):
     model_name: str = Field(default=DEFAULT_EMBEDDING_MODEL, description="Workers AI model.")
     embed_batch_size: int = Field(default=1000, gt=0, le=2048)
     pooling: Literal["mean", "cls"] | None = None
+    long_inputs: LongInputs = Field(
+        default="truncate",
+        description="Texts over the model's input limit (512 tokens for BGE): 'truncate' "
+        "embeds their beginning with an InputTruncatedWarning naming the chunk size to use; "
+        "'error' raises ValidationError before sending.",
+    )
     query_cache_size: int = Field(
         default=0, ge=0, description="Remember this many query embeddings (0: no cache)."
     )
@@ -49,24 +56,30 @@ class WorkersAIEmbedding(CloudflareConnection, BaseEmbedding):
     def _embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        result = self.workers_ai.embed(texts, model=self.model_name, pooling=self.pooling)
+        result = self.workers_ai.embed(
+            texts, model=self.model_name, pooling=self.pooling, long_inputs=self.long_inputs
+        )
         return _floats(result.vectors)
 
     async def _aembed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
         result = await self.async_workers_ai.embed(
-            texts, model=self.model_name, pooling=self.pooling
+            texts, model=self.model_name, pooling=self.pooling, long_inputs=self.long_inputs
         )
         return _floats(result.vectors)
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        vector = self.workers_ai.embed_query(query, model=self.model_name, pooling=self.pooling)
+        vector = self.workers_ai.embed_query(
+            query, model=self.model_name, pooling=self.pooling, long_inputs=self.long_inputs
+        )
         return _floats([vector])[0]
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         client = self.async_workers_ai
-        vector = await client.embed_query(query, model=self.model_name, pooling=self.pooling)
+        vector = await client.embed_query(
+            query, model=self.model_name, pooling=self.pooling, long_inputs=self.long_inputs
+        )
         return _floats([vector])[0]
 
     def _get_text_embedding(self, text: str) -> list[float]:
