@@ -351,3 +351,68 @@ def test_plain_holder_from_ready_settings(cf_other: LocalCloudflare, other_index
     assert duplicate.vectorize.get_index(other_index).name == other_index
     holder.close()
     duplicate.close()
+
+
+# --- the vector stores: the same connection base, the same guarantees -----------------------
+
+
+def _stores(cf: LocalCloudflare, name: str) -> tuple[Any, Any]:
+    from cloudflare_ai.langchain import VectorizeVectorStore as LangChainStore
+    from cloudflare_ai.llama_index import VectorizeVectorStore as LlamaIndexStore
+
+    connection = {
+        "account_id": cf.account_id,
+        "api_token": cf.api_token,
+        "base_url": cf.base_url,
+        "retry_policy": NO_RETRY,
+        "wait_for_writes": True,
+    }
+    embeddings = WorkersAIEmbeddings(
+        **{k: v for k, v in connection.items() if k != "wait_for_writes"}
+    )
+    return (
+        LangChainStore(embeddings, f"{name}-lc", **connection),
+        LlamaIndexStore(index_name=f"{name}-li", **connection),
+    )
+
+
+def _store_round_trip(lc: Any, li: Any) -> None:
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.types import VectorStoreQuery
+
+    assert lc.similarity_search("copies", k=1)[0].page_content == "copies work"
+    assert li.query(VectorStoreQuery(query_embedding=[1.0] + [0.0] * 7)).ids == ["n1"]
+    li.add([TextNode(id_="n1", text="copies", embedding=[1.0] + [0.0] * 7)])
+
+
+@pytest.mark.parametrize("how", list(COPIES))
+async def test_stores_copy_and_pickle_after_use(emulator: LocalCloudflare, how: str) -> None:
+    from llama_index.core.schema import TextNode
+
+    lc, li = _stores(emulator, f"copies-{how}")
+    lc.create_index()
+    lc.add_texts(["copies work"])
+    li.add([TextNode(id_="n1", text="copies", embedding=[1.0] + [0.0] * 7)])
+    await lc.asimilarity_search("copies", k=1)  # async clients built too
+    for store, duplicate in ((lc, COPIES[how](lc)), (li, COPIES[how](li))):
+        assert duplicate.client is not store.client
+    lc_copy, li_copy = COPIES[how](lc), COPIES[how](li)
+    _store_round_trip(lc_copy, li_copy)
+    _store_round_trip(lc, li)  # the originals keep working
+    assert "api_token" not in repr(li) or "**" in repr(li)
+    lc.delete_index()
+    li.delete_index()
+    for store in (lc, li, lc_copy, li_copy):
+        await store.aclose()
+
+
+def test_llama_index_store_model_copy_talks_to_the_new_url(
+    emulator: LocalCloudflare, cf_other: LocalCloudflare, other_index: str
+) -> None:
+    _, li = _stores(emulator, "moved")
+    with pytest.raises(NotFoundError):
+        li.client.get_index(other_index)
+    moved = li.model_copy(update={"base_url": cf_other.base_url, "index_name": other_index})
+    assert moved.client.get_index(other_index).name == other_index
+    li.close()
+    moved.close()

@@ -49,11 +49,7 @@ from cloudflare_ai.workers_ai import (
 
 #: (class, sync name, async name) → why the pair differs. Each is in a module being rewritten
 #: elsewhere (vectorize.py and the vector stores), so it is recorded here rather than fixed.
-KNOWN_GAPS: dict[tuple[str, str, str], str] = {
-    # llama_index/vector_stores.py: `add(nodes, **add_kwargs)` vs `async_add(nodes, **kwargs)`;
-    # harmless to callers, but the signatures differ.
-    ("llama_index.VectorizeVectorStore", "add", "async_add"): "**add_kwargs vs **kwargs",
-}
+KNOWN_GAPS: dict[tuple[str, str, str], str] = {}
 
 CORE = [
     (WorkersAIClient, AsyncWorkersAIClient),

@@ -41,6 +41,7 @@ Scores
 from __future__ import annotations
 
 import asyncio
+import copy
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +58,7 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from pydantic import SecretStr
 
 from .. import limits
+from ..connection import CloudflareClients
 from ..documents import ID_NAMESPACE, TEXT_KEY, document_id
 from ..errors import ValidationError
 from ..filters import Filter
@@ -71,7 +73,6 @@ from ..validation import (
     check_unique_ids,
 )
 from ..vectorize import AsyncVectorizeClient, Metric, Vector, VectorizeClient
-from ._common import resolve_settings, running_loop
 from .filters import FilterTranslationError, UnindexedFilterWarning, to_filter
 
 __all__ = [
@@ -210,21 +211,30 @@ class VectorizeVectorStore(VectorStore):
         self.wait_for_writes = wait_for_writes
         self.wait_timeout = wait_timeout
         self.docstore = docstore
-        self._settings = resolve_settings(
+        # The same lazily built clients as every other adapter class (copies and pickles carry
+        # the arguments only); settings are resolved now so a missing credential fails here.
+        self._clients = CloudflareClients(
             account_id=account_id,
             api_token=api_token,
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
             max_concurrency=max_concurrency,
+            retry_policy=retry_policy,
         )
-        self._retry = retry_policy
-        self._client: VectorizeClient | None = None
-        self._async_client: tuple[object, AsyncVectorizeClient] | None = None
+        self._clients.settings  # noqa: B018
         self._metric: Metric | None = None
 
     def __repr__(self) -> str:
         return f"VectorizeVectorStore(index_name={self.index_name!r}, namespace={self.namespace!r})"
+
+    def __copy__(self) -> Self:
+        """A shallow copy with its own (lazily built) clients; deep copies and pickles get
+        theirs from :class:`~cloudflare_ai.connection.CloudflareClients` the same way."""
+        duplicate = type(self).__new__(type(self))
+        duplicate.__dict__.update(self.__dict__)
+        duplicate._clients = copy.copy(self._clients)
+        return duplicate
 
     # --- clients ----------------------------------------------------------------------------
     @property
@@ -234,31 +244,21 @@ class VectorizeVectorStore(VectorStore):
     @property
     def client(self) -> VectorizeClient:
         """The synchronous core client (created on first use)."""
-        if self._client is None:
-            self._client = VectorizeClient(settings=self._settings, retry=self._retry)
-        return self._client
+        return self._clients.vectorize
 
     @property
     def async_client(self) -> AsyncVectorizeClient:
         """The asynchronous core client of the running event loop (httpx async pools belong
         to the loop they were first used on)."""
-        loop = running_loop()
-        if self._async_client is None or self._async_client[0] is not loop:
-            client = AsyncVectorizeClient(settings=self._settings, retry=self._retry)
-            self._async_client = (loop, client)
-        return self._async_client[1]
+        return self._clients.async_vectorize
 
     def close(self) -> None:
         """Close the synchronous client's connection pool."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._clients.close()
 
     async def aclose(self) -> None:
-        """Close the current event loop's async client."""
-        if self._async_client is not None:
-            await self._async_client[1].aclose()
-            self._async_client = None
+        """Close every client built so far."""
+        await self._clients.aclose()
 
     # --- index management -------------------------------------------------------------------
     def create_index(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from llama_index.core.indices.query.embedding_utils import get_top_k_mmr_embeddings
@@ -29,16 +29,14 @@ from llama_index.core.vector_stores.utils import (
     metadata_dict_to_node,
     node_to_metadata_dict,
 )
-from pydantic import Field, PrivateAttr, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
 from .. import limits
-from ..config import ACCOUNT_ID_ENV, API_TOKEN_ENV, BASE_URL_ENV, ClientSettings, env_first
-from ..connection import resolve_settings, running_loop
+from ..connection import CloudflareConnection
 from ..documents import TEXT_KEY
 from ..errors import ValidationError
 from ..filters import Condition, Filter
 from ..scores import similarities, similarity
-from ..transport import RetryPolicy
 from ..types import Index, Match, VectorRecord
 from ..validation import check_id, check_index_name, check_metadata, check_namespace, check_values
 from ..vectorize import AsyncVectorizeClient, Vector, VectorizeClient
@@ -78,11 +76,7 @@ def similarity_from_score(score: float, metric: str) -> float:
     return similarity(metric, score)
 
 
-def _secret(value: str | None) -> SecretStr | None:
-    return SecretStr(value) if value else None
-
-
-class VectorizeVectorStore(BasePydanticVectorStore):
+class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
     """LlamaIndex vector store on a Cloudflare Vectorize index.
 
     Example::
@@ -177,30 +171,11 @@ class VectorizeVectorStore(BasePydanticVectorStore):
     )
     wait_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for a write.")
 
-    account_id: str | None = Field(
-        default_factory=lambda: env_first(ACCOUNT_ID_ENV),
-        description="Cloudflare account id (env CLOUDFLARE_ACCOUNT_ID).",
+    #: Caches that depend on the connection: rebuilt, never copied nor pickled.
+    lazy_private_attributes: ClassVar[frozenset[str]] = (
+        CloudflareConnection.lazy_private_attributes | {"_metric", "_ready"}
     )
-    api_token: SecretStr | None = Field(
-        default_factory=lambda: _secret(env_first(API_TOKEN_ENV)),
-        description="Cloudflare API token (env CLOUDFLARE_API_TOKEN); never serialised.",
-        repr=False,
-        exclude=True,
-    )
-    base_url: str | None = Field(
-        default_factory=lambda: env_first(BASE_URL_ENV),
-        description="API root (env CLOUDFLARE_BASE_URL).",
-    )
-    timeout: float | None = Field(default=None, description="Request timeout in seconds.")
-    max_retries: int | None = Field(default=None, description="Retries of transient failures.")
-    max_concurrency: int | None = Field(
-        default=None, description="Write requests in flight at once."
-    )
-    retry_policy: RetryPolicy | None = Field(default=None, exclude=True, repr=False)
 
-    _settings: ClientSettings | None = PrivateAttr(default=None)
-    _sync: VectorizeClient | None = PrivateAttr(default=None)
-    _async: tuple[object, AsyncVectorizeClient] | None = PrivateAttr(default=None)
     _metric: str | None = PrivateAttr(default=None)
     _ready: bool = PrivateAttr(default=False)
 
@@ -225,40 +200,15 @@ class VectorizeVectorStore(BasePydanticVectorStore):
         return "CloudflareVectorizeVectorStore"
 
     # --- clients ------------------------------------------------------------------------
-    def _client_settings(self) -> ClientSettings:
-        if self._settings is None:
-            self._settings = resolve_settings(
-                account_id=self.account_id,
-                api_token=self.api_token,
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                max_concurrency=self.max_concurrency,
-            )
-        return self._settings
-
     @property
     def client(self) -> VectorizeClient:
-        """The synchronous core client (created on first use)."""
-        if self._sync is None:
-            self._sync = VectorizeClient(settings=self._client_settings(), retry=self.retry_policy)
-        return self._sync
+        """The synchronous core client (created on first use; see ``CloudflareConnection``)."""
+        return self.vectorize
 
     @property
     def aclient(self) -> AsyncVectorizeClient:
-        """The asynchronous core client of the running event loop (an httpx async pool belongs
-        to the loop it was first used on, so each loop gets its own)."""
-        loop = running_loop()
-        if self._async is None or self._async[0] is not loop:
-            client = AsyncVectorizeClient(settings=self._client_settings(), retry=self.retry_policy)
-            self._async = (loop, client)
-        return self._async[1]
-
-    def close(self) -> None:
-        """Close the synchronous client's connections."""
-        if self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        """The asynchronous core client of the running event loop."""
+        return self.async_vectorize
 
     def delete_index(self, *, missing_ok: bool = False) -> None:
         """Delete the whole Vectorize index (every vector and metadata index in it); the next
@@ -269,12 +219,6 @@ class VectorizeVectorStore(BasePydanticVectorStore):
     async def adelete_index(self, *, missing_ok: bool = False) -> None:
         await self.aclient.delete_index(self.index_name, missing_ok=missing_ok)
         self._ready = False
-
-    async def aclose(self) -> None:
-        """Close the asynchronous client's connections (of the running loop)."""
-        if self._async is not None and self._async[0] is running_loop():
-            await self._async[1].aclose()
-        self._async = None
 
     # --- building vectors and nodes -----------------------------------------------------
     def _vectors(self, nodes: Sequence[BaseNode]) -> list[Vector]:
@@ -483,14 +427,14 @@ class VectorizeVectorStore(BasePydanticVectorStore):
             self._index_ready(self.client.ensure_index(self.index_name, **self._setup(dimensions)))
             self._ready = True
 
-    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         """Write the nodes (upsert: a node id written again is replaced); their ids in order."""
         if not nodes:
             return []
         vectors = self._vectors(nodes)
         self._prepare(len(vectors[0].values))
         self.client.upsert(
-            self.index_name, vectors, wait=self._wait(add_kwargs), wait_timeout=self.wait_timeout
+            self.index_name, vectors, wait=self._wait(kwargs), wait_timeout=self.wait_timeout
         )
         return [v.id for v in vectors]
 
