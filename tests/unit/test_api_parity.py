@@ -12,8 +12,8 @@ return annotation is the async form of the sync one (``Iterator`` → ``AsyncIte
 ``ChatStream`` → ``AsyncChatStream``, ``…Gen`` → ``…AsyncGen``), it is ``async def`` (or returns
 an async iterable) and, where the sync method returns an iterator, it yields asynchronously.
 
-Mismatches in modules being rewritten elsewhere are listed in ``KNOWN_GAPS``; the test also
-fails when a listed gap is gone, so the list cannot go stale.
+A mismatch that must be kept for a while goes in ``KNOWN_GAPS`` with its reason (there are
+none today); the test also fails when a listed gap is gone, so the list cannot go stale.
 """
 
 from __future__ import annotations
