@@ -1,11 +1,14 @@
 """The ``cloudflare-ai`` command line: run the local emulator, the demo, and look things up.
 
 Errors are printed as one readable line with what to do next; ``--debug`` shows tracebacks.
+
+Start-up is kept short: this module imports only the standard library and Typer, each command
+imports what it uses when it runs, and help is plain text (Rich's help renderer costs more
+than the rest of ``--help`` together). ``tests/test_startup.py`` checks what gets imported.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -18,20 +21,39 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the cli extra
     typer = None  # type: ignore[assignment]
 
-from cloudflare_ai.errors import CloudflareError
-
 if TYPE_CHECKING:
     from cloudflare_ai.vectorize import VectorizeClient
 
     from .environment import Connection
 
 if typer is not None:
+    from typer.core import TyperCommand, TyperGroup
+
+    def _unset_help_is_false(option: Any) -> Any:
+        # Typer 0.26+ validates every parameter value that is not already a bool with a
+        # pydantic TypeAdapter; an absent --help is None, so every command would import
+        # pydantic (half a second) just to find that --help was not given. False skips that.
+        if option is not None and getattr(option, "default", False) is None:
+            option.default = False
+        return option
+
+    class _Group(TyperGroup):
+        def get_help_option(self, ctx: Any) -> Any:
+            return _unset_help_is_false(super().get_help_option(ctx))
+
+    class _Command(TyperCommand):
+        def get_help_option(self, ctx: Any) -> Any:
+            return _unset_help_is_false(super().get_help_option(ctx))
+
     app = typer.Typer(
+        cls=_Group,
         name="cloudflare-ai",
         help="Workers AI and Vectorize for LangChain and LlamaIndex, with a local emulator.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
+        # Plain help: Rich's help renderer imports more than the rest of --help together.
+        rich_markup_mode=None,
     )
     _state = {"debug": False}
 
@@ -41,7 +63,7 @@ if typer is not None:
     ) -> None:
         _state["debug"] = debug
 
-    @app.command()
+    @app.command(cls=_Command)
     def serve(
         host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
@@ -76,7 +98,7 @@ if typer is not None:
         )
         run_server(host, port, data_dir, faults=faults, write_delay=write_delay)
 
-    @app.command()
+    @app.command(cls=_Command)
     def demo(
         question: Annotated[
             str | None, typer.Argument(help="What to ask the bundled documents.")
@@ -87,8 +109,15 @@ if typer is not None:
 
         demo_module.run(question or demo_module.DEFAULT_QUESTION)
 
-    index_app = typer.Typer(help="Manage Vectorize indexes.", no_args_is_help=True)
-    metadata_app = typer.Typer(help="Manage an index's metadata indexes.", no_args_is_help=True)
+    index_app = typer.Typer(
+        cls=_Group, help="Manage Vectorize indexes.", no_args_is_help=True, rich_markup_mode=None
+    )
+    metadata_app = typer.Typer(
+        cls=_Group,
+        help="Manage an index's metadata indexes.",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+    )
     index_app.add_typer(metadata_app, name="metadata")
     app.add_typer(index_app, name="index")
 
@@ -118,7 +147,7 @@ if typer is not None:
         with _connection() as connection, VectorizeClient(**connection.client_kwargs()) as db:
             yield db
 
-    @index_app.command("create")
+    @index_app.command("create", cls=_Command)
     def index_create(
         name: Annotated[str, typer.Argument(help="Index name.")],
         dimensions: Annotated[int | None, typer.Option(help="Vector length.")] = None,
@@ -146,7 +175,7 @@ if typer is not None:
             )
         typer.echo(f"{index.name}: {index.config.dimensions} dimensions, {index.config.metric}")
 
-    @index_app.command("list")
+    @index_app.command("list", cls=_Command)
     def index_list() -> None:
         """List the account's indexes."""
         with _vectorize() as db:
@@ -156,7 +185,7 @@ if typer is not None:
                     f"{index.description or ''}"
                 )
 
-    @index_app.command("info")
+    @index_app.command("info", cls=_Command)
     def index_info(name: Annotated[str, typer.Argument(help="Index name.")]) -> None:
         """Show an index's configuration, vector count and write progress."""
         with _vectorize() as db:
@@ -170,7 +199,7 @@ if typer is not None:
         listed = ", ".join(f"{m.property_name} ({m.index_type})" for m in indexes) or "none"
         typer.echo(f"metadata indexes:     {listed}")
 
-    @index_app.command("delete")
+    @index_app.command("delete", cls=_Command)
     def index_delete(
         name: Annotated[str, typer.Argument(help="Index name.")],
         yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
@@ -183,7 +212,7 @@ if typer is not None:
             db.delete_index(name, missing_ok=missing_ok)
         typer.echo(f"deleted {name}")
 
-    @metadata_app.command("create")
+    @metadata_app.command("create", cls=_Command)
     def metadata_create(
         index: Annotated[str, typer.Argument(help="Index name.")],
         property_name: Annotated[str, typer.Argument(help="Metadata property to index.")],
@@ -200,14 +229,14 @@ if typer is not None:
                 db.wait_for_mutation(index, mutation.mutation_id, timeout=120)
         typer.echo(f"metadata index on {property_name!r} ({index_type}) for {index}")
 
-    @metadata_app.command("list")
+    @metadata_app.command("list", cls=_Command)
     def metadata_list(index: Annotated[str, typer.Argument(help="Index name.")]) -> None:
         """List the metadata indexes of an index."""
         with _vectorize() as db:
             for item in db.list_metadata_indexes(index):
                 typer.echo(f"{item.property_name:30} {item.index_type}")
 
-    @metadata_app.command("delete")
+    @metadata_app.command("delete", cls=_Command)
     def metadata_delete(
         index: Annotated[str, typer.Argument(help="Index name.")],
         property_name: Annotated[str, typer.Argument(help="Metadata property.")],
@@ -217,7 +246,7 @@ if typer is not None:
             db.delete_metadata_index(index, property_name)
         typer.echo(f"removed the metadata index on {property_name!r} from {index}")
 
-    @app.command()
+    @app.command(cls=_Command)
     def ingest(
         paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
         index: Annotated[str, typer.Option(help="Vectorize index (created if missing).")],
@@ -268,7 +297,7 @@ if typer is not None:
             f"{stats.chunks_per_second:.0f} chunks/s)"
         )
 
-    @app.command()
+    @app.command(cls=_Command)
     def ask(
         question: Annotated[str, typer.Argument(help="The question.")],
         index: Annotated[str, typer.Option(help="Vectorize index to search.")],
@@ -281,6 +310,8 @@ if typer is not None:
         model: Annotated[str | None, typer.Option(help="Workers AI text model.")] = None,
     ) -> None:
         """Answer a question from an ingested index, with numbered sources."""
+        import json
+
         from .rag import ask as run_ask
 
         if framework not in ("langchain", "llama-index"):
@@ -313,7 +344,7 @@ if typer is not None:
                 score = f", score {source.score:.3f}" if source.score is not None else ""
                 typer.echo(f"  [{source.number}] {source.source} ({source.title}){score}")
 
-    @app.command()
+    @app.command(cls=_Command)
     def models() -> None:
         """The model table: task, dimensions, context window, batch limit, price."""
         from cloudflare_ai.models import iter_models
@@ -333,33 +364,37 @@ if typer is not None:
             )
 
 
+def _usage_error_class() -> type[Exception]:
+    """Click's ``ClickException``, wherever this Typer keeps it (Typer 0.26+ vendors Click)."""
+    assert typer is not None
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def main() -> None:
     """Entry point of the ``cloudflare-ai`` script."""
     if typer is None:  # pragma: no cover
         print("cloudflare-ai: the command line needs: pip install 'cloudflare-ai[cli]'")
         sys.exit(2)
     try:
-        app(standalone_mode=False)
-    except CloudflareError as exc:
-        if _state["debug"]:
-            raise
-        print(f"cloudflare-ai: {exc}", file=sys.stderr)
-        print("  (run with --debug for the full traceback)", file=sys.stderr)
-        sys.exit(1)
+        code = app(standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
+        if isinstance(exc, _usage_error_class()):  # usage errors: say what was wrong, exit 2
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if _state["debug"]:
             raise
-        print(f"cloudflare-ai: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from cloudflare_ai.errors import CloudflareError
+
+        described = str(exc) if isinstance(exc, CloudflareError) else f"{type(exc).__name__}: {exc}"
+        print(f"cloudflare-ai: {described}", file=sys.stderr)
+        print("  (run with --debug for the full traceback)", file=sys.stderr)
         sys.exit(1)
+    if isinstance(code, int) and code:  # a typer.Exit(code) inside a command
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
