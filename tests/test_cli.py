@@ -60,7 +60,10 @@ def test_index_lifecycle_through_the_cli() -> None:
 def test_errors_are_one_readable_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sys, "argv", ["cloudflare-ai", "index", "info", "no-such-index"])
+    run("index", "create", "cli-errors", "--dimensions", "4")
+    # The index exists, so its missing metadata index is reported as Cloudflare put it.
+    argv = ["cloudflare-ai", "index", "metadata", "delete", "cli-errors", "no-such-property"]
+    monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == 1
@@ -68,8 +71,32 @@ def test_errors_are_one_readable_line(
     errors = [line for line in err if line.startswith("cloudflare-ai: ")]
     assert len(errors) == 1
     assert "HTTP 404" in errors[0]
+    assert "cloudflare-ai ingest" not in errors[0]  # not mistaken for a missing index
     assert "--debug" in err[-1]
     assert "Traceback" not in "\n".join(err)
+
+
+def cli_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, list[str]]:
+    """Exit code and stderr lines of ``cloudflare-ai ARGS`` run through ``main()``."""
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["cloudflare-ai", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    code = exit_info.value.code
+    assert isinstance(code, int)
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.usefixtures("env")
+def test_usage_errors_show_usage_and_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, err = cli_error(capsys, monkeypatch, "ask", "--index", "x")
+    assert code == 2
+    assert err[0].startswith("Usage: cloudflare-ai ask")
+    assert "Missing argument" in err[-1]
 
 
 def test_without_credentials_the_local_emulator_is_used_and_said_once(
@@ -143,6 +170,30 @@ def test_ingest_is_safe_to_rerun_and_ask_answers_with_sources(docs: Path) -> Non
 
 
 @pytest.mark.usefixtures("env")
+def test_ingest_and_ask_without_llama_index(docs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `pip install 'cloudflare-ai[cli,local,langchain]'`: no LlamaIndex, so the built-in splitter.
+    monkeypatch.setitem(sys.modules, "llama_index.core.node_parser", None)
+    first = run("ingest", str(docs), "--index", "cli-builtin")
+    assert "3 documents" in first and "builtin splitter" in first
+    again = run("ingest", str(docs), "--index", "cli-builtin")
+    chunks = int(first.split("→")[1].split()[0])
+    assert again.split("→")[1] == first.split("→")[1]
+    assert f"vectors:              {chunks}" in run("index", "info", "cli-builtin")
+    answer = run("ask", "When must the metadata index be created?", "--index", "cli-builtin")
+    assert "before you write the vectors" in answer
+    assert "[1] docs/filters.md (Vectorize filters)" in answer
+
+
+@pytest.mark.usefixtures("env")
+def test_ingest_refuses_an_overlap_as_large_as_the_chunk(docs: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["ingest", str(docs), "--index", "x", "--chunk-size", "32", "--chunk-overlap", "32"]
+    )
+    assert result.exit_code == 2
+    assert "--chunk-overlap" in result.output and "below --chunk-size (32)" in result.output
+
+
+@pytest.mark.usefixtures("env")
 def test_ask_reports_an_empty_index(docs: Path) -> None:
     run("index", "create", "cli-empty", "--dimensions", "768")
     out = run("ask", "anything?", "--index", "cli-empty", "--no-stream")
@@ -156,3 +207,73 @@ def test_bad_options_are_explained(docs: Path) -> None:
     assert "not JSON" in result.output
     result = CliRunner().invoke(app, ["ingest", str(docs / "ignored.bin"), "--index", "x"])
     assert result.exit_code != 0
+
+
+# --- what to install ---------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("env")
+@pytest.mark.parametrize(
+    ("blocked", "args", "expected"),
+    [
+        (
+            ["langchain_core"],
+            ["--framework", "langchain"],
+            "cloudflare-ai: --framework langchain needs it installed: "
+            "pip install 'cloudflare-ai[langchain]'",
+        ),
+        (
+            ["llama_index.core"],
+            ["--framework", "llama-index"],
+            "cloudflare-ai: --framework llama-index needs it installed: "
+            "pip install 'cloudflare-ai[llama-index]'",
+        ),
+        (
+            ["langchain_core", "llama_index.core"],
+            [],
+            "cloudflare-ai: ask answers through LangChain or LlamaIndex and neither is "
+            "installed: pip install 'cloudflare-ai[langchain]' (or 'cloudflare-ai[llama-index]')",
+        ),
+    ],
+)
+def test_ask_says_which_framework_to_install(
+    blocked: list[str],
+    args: list[str],
+    expected: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for module in blocked:
+        monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    code, err = cli_error(capsys, monkeypatch, "ask", "q", "--index", "x", *args)
+    assert code == 1
+    assert err == [expected]  # before connecting: nothing else is said
+
+
+def test_ask_falls_back_to_llama_index_without_langchain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudflare_ai_app.cli import pick_framework
+
+    assert pick_framework(None) == "langchain"
+    monkeypatch.setitem(sys.modules, "langchain_core", None)
+    assert pick_framework(None) == "llama-index"
+
+
+def test_without_credentials_or_the_emulator_it_says_what_to_set_or_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("CLOUDFLARE_ACCOUNT_ID", "CF_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CF_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setitem(
+        sys.modules, "cloudflare_ai_local", None
+    )  # `pip install cloudflare-ai[cli]`
+    code, err = cli_error(capsys, monkeypatch, "index", "list")
+    assert code == 1
+    message = next(line for line in err if line.startswith("cloudflare-ai: "))
+    assert "CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN" in message
+    assert "pip install 'cloudflare-ai[local]'" in message
+    code, err = cli_error(capsys, monkeypatch, "serve")
+    assert code == 1
+    assert err == [
+        "cloudflare-ai: the local emulator needs the 'local' extra (missing module "
+        "'cloudflare_ai_local'): pip install 'cloudflare-ai[local]'"
+    ]

@@ -9,6 +9,7 @@ than the rest of ``--help`` together). ``tests/test_startup.py`` checks what get
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,60 @@ if TYPE_CHECKING:
     from cloudflare_ai.vectorize import VectorizeClient
 
     from .environment import Connection
+
+
+class CommandError(Exception):
+    """A problem the user can fix, said in one line (no traceback, no --debug hint)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _installed(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def _emulator() -> Any:
+    """The emulator package, or a CommandError saying how to install it."""
+    try:
+        return importlib.import_module("cloudflare_ai_local")
+    except ImportError as exc:
+        raise CommandError(
+            f"the local emulator needs the 'local' extra (missing module {exc.name!r}): "
+            "pip install 'cloudflare-ai[local]'"
+        ) from exc
+
+
+FRAMEWORKS = {"langchain": "langchain_core", "llama-index": "llama_index.core"}
+
+
+def pick_framework(requested: str | None) -> str:
+    """The framework ``ask`` uses: the requested one, or LangChain when installed, else
+    LlamaIndex. A CommandError says what to install when it is missing."""
+    if requested is not None:
+        if requested not in FRAMEWORKS:
+            raise CommandError(
+                f"--framework: use langchain or llama-index, not {requested!r}", exit_code=2
+            )
+        if not _installed(FRAMEWORKS[requested]):
+            raise CommandError(
+                f"--framework {requested} needs it installed: "
+                f"pip install 'cloudflare-ai[{requested}]'"
+            )
+        return requested
+    for name, module in FRAMEWORKS.items():
+        if _installed(module):
+            return name
+    raise CommandError(
+        "ask answers through LangChain or LlamaIndex and neither is installed: "
+        "pip install 'cloudflare-ai[langchain]' (or 'cloudflare-ai[llama-index]')"
+    )
+
 
 if typer is not None:
     from typer.core import TyperCommand, TyperGroup
@@ -82,12 +137,10 @@ if typer is not None:
         ] = 0.0,
     ) -> None:
         """Run the local Cloudflare emulator (Workers AI, Vectorize, AI Gateway)."""
-        from cloudflare_ai_local import FaultConfig
-        from cloudflare_ai_local import serve as run_server
-
+        local = _emulator()
         kinds: Any = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
         try:
-            faults = FaultConfig(latency_ms=latency_ms, rate=fault_rate, kinds=kinds)
+            faults = local.FaultConfig(latency_ms=latency_ms, rate=fault_rate, kinds=kinds)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         typer.echo(
@@ -96,7 +149,7 @@ if typer is not None:
             "  export CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef\n"
             "  export CLOUDFLARE_API_TOKEN=local-emulator-token"
         )
-        run_server(host, port, data_dir, faults=faults, write_delay=write_delay)
+        local.serve(host, port, data_dir, faults=faults, write_delay=write_delay)
 
     @app.command(cls=_Command)
     def demo(
@@ -107,7 +160,16 @@ if typer is not None:
         """Index the bundled documents and answer a question from them, streaming."""
         from . import demo as demo_module
 
-        demo_module.run(question or demo_module.DEFAULT_QUESTION)
+        frameworks = all(_installed(module) for module in FRAMEWORKS.values())
+        if not frameworks:
+            typer.echo(
+                "(the LangChain and LlamaIndex parts of the demo are skipped; they need: "
+                "pip install 'cloudflare-ai[langchain,llama-index]')",
+                err=True,
+            )
+        demo_module.run(
+            question or demo_module.DEFAULT_QUESTION, out=sys.stdout, frameworks=frameworks
+        )
 
     index_app = typer.Typer(
         cls=_Group, help="Manage Vectorize indexes.", no_args_is_help=True, rich_markup_mode=None
@@ -253,19 +315,35 @@ if typer is not None:
         model: Annotated[str, typer.Option(help="Workers AI embedding model.")] = (
             "@cf/baai/bge-base-en-v1.5"
         ),
-        chunk_size: Annotated[int, typer.Option(help="Tokens per chunk.")] = 256,
-        chunk_overlap: Annotated[int, typer.Option(help="Tokens shared by neighbours.")] = 32,
+        chunk_size: Annotated[int, typer.Option(min=1, help="Tokens per chunk.")] = 256,
+        chunk_overlap: Annotated[
+            int, typer.Option(min=0, help="Tokens shared by neighbours.")
+        ] = 32,
+        splitter: Annotated[
+            str,
+            typer.Option(
+                help="auto (LlamaIndex's when installed, else built-in), builtin or "
+                "llama-index. Chunk ids depend on it: re-ingest with the same one."
+            ),
+        ] = "auto",
     ) -> None:
         """Read Markdown, text, HTML and PDF files, split, embed and store them. Safe to
         re-run: the same chunk always gets the same id."""
+        if splitter not in ("auto", "builtin", "llama-index"):
+            raise typer.BadParameter("use auto, builtin or llama-index", param_hint="--splitter")
+        if chunk_overlap >= chunk_size:
+            raise typer.BadParameter(
+                f"must be below --chunk-size ({chunk_size})", param_hint="--chunk-overlap"
+            )
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from cloudflare_ai.config import ClientSettings
 
-        from .ingest import find_files
+        from .ingest import find_files, resolve_splitter
         from .ingest import ingest as run_ingest
 
         total = len(find_files(paths))
+        chosen = resolve_splitter(splitter)  # type: ignore[arg-type]
         columns = (
             TextColumn("[bold]ingesting"),
             BarColumn(),
@@ -289,19 +367,26 @@ if typer is not None:
                 model=model,
                 chunk_size=chunk_size,
                 chunk_overlap=chunk_overlap,
+                splitter=chosen,
                 progress=report,
             )
         typer.echo(
             f"{stats.documents} documents → {stats.chunks} chunks → {stats.vectors_written} "
             f"vectors in '{index}' ({stats.requests} requests, {stats.seconds:.1f} s, "
-            f"{stats.chunks_per_second:.0f} chunks/s)"
+            f"{stats.chunks_per_second:.0f} chunks/s; {stats.splitter} splitter)"
         )
 
     @app.command(cls=_Command)
     def ask(
         question: Annotated[str, typer.Argument(help="The question.")],
         index: Annotated[str, typer.Option(help="Vectorize index to search.")],
-        framework: Annotated[str, typer.Option(help="langchain or llama-index.")] = "langchain",
+        framework: Annotated[
+            str | None,
+            typer.Option(
+                help="langchain or llama-index (default: langchain when installed, "
+                "else llama-index)."
+            ),
+        ] = None,
         stream: Annotated[bool, typer.Option(help="Print the answer as it arrives.")] = True,
         filter: Annotated[
             str | None, typer.Option(help='Metadata filter as JSON, e.g. {"source": "a.md"}.')
@@ -312,22 +397,21 @@ if typer is not None:
         """Answer a question from an ingested index, with numbered sources."""
         import json
 
-        from .rag import ask as run_ask
-
-        if framework not in ("langchain", "llama-index"):
-            raise typer.BadParameter("use langchain or llama-index", param_hint="--framework")
         try:
             parsed = json.loads(filter) if filter else None
         except json.JSONDecodeError as exc:
             raise typer.BadParameter(f"not JSON: {exc}", param_hint="--filter") from None
         if parsed is not None and not isinstance(parsed, dict):
             raise typer.BadParameter("must be a JSON object", param_hint="--filter")
+        chosen = pick_framework(framework)
+        from .rag import ask as run_ask
+
         with _connection() as connection:
             answer = run_ask(
                 connection,
                 index,
                 question,
-                framework=framework,  # type: ignore[arg-type]
+                framework=chosen,  # type: ignore[arg-type]
                 top_k=top_k,
                 filter=parsed,
                 model=model,
@@ -377,6 +461,11 @@ def main() -> None:
         sys.exit(2)
     try:
         code = app(standalone_mode=False)
+    except CommandError as exc:
+        if _state["debug"]:
+            raise
+        print(f"cloudflare-ai: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
     except typer.Exit as exc:
