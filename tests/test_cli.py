@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cloudflare_ai_app.cli import app, main
+from cloudflare_ai_app.cli import CommandError, app, main
 from cloudflare_ai_local import LocalCloudflare
 
 
@@ -90,6 +90,41 @@ def cli_error(
 
 
 @pytest.mark.usefixtures("env")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ask", "q", "--index", "nope"],
+        ["ask", "q", "--index", "nope", "--framework", "llama-index"],
+        ["index", "info", "nope"],
+        ["index", "metadata", "list", "nope"],
+        ["index", "metadata", "create", "nope", "topic"],
+        ["index", "metadata", "delete", "nope", "topic"],
+    ],
+)
+def test_a_missing_index_says_how_to_create_it(
+    command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, err = cli_error(capsys, monkeypatch, *command)
+    assert code == 1
+    assert err[-1] == (
+        "cloudflare-ai: index 'nope' does not exist: create and fill it with "
+        "`cloudflare-ai ingest PATH --index nope`"
+    )
+    assert not any("--debug" in line or "HTTP 404" in line for line in err)
+
+
+@pytest.mark.usefixtures("env")
+def test_deleting_a_missing_index_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, err = cli_error(capsys, monkeypatch, "index", "delete", "nope", "--yes")
+    assert code == 1
+    assert err[-1].startswith("cloudflare-ai: index 'nope' does not exist, so nothing was deleted")
+    assert "--missing-ok" in err[-1]
+    assert "deleted nope" in run("index", "delete", "nope", "--yes", "--missing-ok")
+
+
+@pytest.mark.usefixtures("env")
 def test_usage_errors_show_usage_and_exit_2(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -124,8 +159,9 @@ def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     from cloudflare_ai import NotFoundError
 
     monkeypatch.setattr(sys, "argv", ["cloudflare-ai", "--debug", "index", "info", "nope-index"])
-    with pytest.raises(NotFoundError):
+    with pytest.raises(CommandError) as raised:
         main()
+    assert isinstance(raised.value.__cause__, NotFoundError)  # shown in the traceback
 
 
 @pytest.fixture

@@ -81,6 +81,13 @@ def pick_framework(requested: str | None) -> str:
     )
 
 
+def missing_index_message(index: str) -> str:
+    return (
+        f"index {index!r} does not exist: create and fill it with "
+        f"`cloudflare-ai ingest PATH --index {index}`"
+    )
+
+
 if typer is not None:
     from typer.core import TyperCommand, TyperGroup
 
@@ -184,10 +191,13 @@ if typer is not None:
     app.add_typer(index_app, name="index")
 
     @contextmanager
-    def _connection() -> Iterator[Connection]:
+    def _connection(index: str | None = None) -> Iterator[Connection]:
         """Cloudflare when credentials are set; otherwise a local emulator whose data persists
         in ``CLOUDFLARE_AI_LOCAL_DIR`` (default ~/.cache/cloudflare-ai/local), so ``ingest``
-        then ``ask`` work across commands. Says which, once, on stderr."""
+        then ``ask`` work across commands. Says which, once, on stderr.
+
+        With ``index``, a "not found" error inside the block is checked against that index
+        and, when the index is what is missing, reported as such with how to create it."""
         from .environment import cloudflare_or_local, has_credentials
 
         options: dict[str, Any] = {}
@@ -200,13 +210,37 @@ if typer is not None:
             options["data_dir"] = folder
         with cloudflare_or_local(**options) as connection:
             typer.echo(connection.description, err=True)
-            yield connection
+            if index is None:
+                yield connection
+                return
+            from cloudflare_ai.errors import NotFoundError
 
-    @contextmanager
-    def _vectorize() -> Iterator[VectorizeClient]:
+            try:
+                yield connection
+            except NotFoundError as exc:
+                if _index_exists(connection, index):
+                    raise
+                raise CommandError(missing_index_message(index)) from exc
+
+    def _index_exists(connection: Connection, name: str) -> bool:
+        from cloudflare_ai.errors import NotFoundError
+
+        with _vectorize_at(connection) as db:
+            try:
+                db.get_index(name)
+            except NotFoundError:
+                return False
+        return True
+
+    def _vectorize_at(connection: Connection) -> VectorizeClient:
         from cloudflare_ai.vectorize import VectorizeClient
 
-        with _connection() as connection, VectorizeClient(**connection.client_kwargs()) as db:
+        return VectorizeClient(**connection.client_kwargs())
+
+    @contextmanager
+    def _vectorize(index: str | None = None) -> Iterator[VectorizeClient]:
+        """A Vectorize client on :func:`_connection` (``index`` as there)."""
+        with _connection(index) as connection, _vectorize_at(connection) as db:
             yield db
 
     @index_app.command("create", cls=_Command)
@@ -250,7 +284,7 @@ if typer is not None:
     @index_app.command("info", cls=_Command)
     def index_info(name: Annotated[str, typer.Argument(help="Index name.")]) -> None:
         """Show an index's configuration, vector count and write progress."""
-        with _vectorize() as db:
+        with _vectorize(name) as db:
             index = db.get_index(name)
             info = db.info(name)
             indexes = db.list_metadata_indexes(name)
@@ -270,8 +304,19 @@ if typer is not None:
         """Delete an index and every vector in it."""
         if not yes and not typer.confirm(f"Delete index {name!r} and all its vectors?"):
             raise typer.Abort()
-        with _vectorize() as db:
-            db.delete_index(name, missing_ok=missing_ok)
+        from cloudflare_ai.errors import NotFoundError
+
+        with _connection() as connection:
+            try:
+                with _vectorize_at(connection) as db:
+                    db.delete_index(name, missing_ok=missing_ok)
+            except NotFoundError as exc:
+                if _index_exists(connection, name):
+                    raise
+                raise CommandError(
+                    f"index {name!r} does not exist, so nothing was deleted "
+                    "(--missing-ok makes that a success)"
+                ) from exc
         typer.echo(f"deleted {name}")
 
     @metadata_app.command("create", cls=_Command)
@@ -285,7 +330,7 @@ if typer is not None:
     ) -> None:
         """Index a metadata property so queries can filter on it (only vectors written
         afterwards are filterable)."""
-        with _vectorize() as db:
+        with _vectorize(index) as db:
             mutation = db.create_metadata_index(index, property_name, index_type)
             if wait:
                 db.wait_for_mutation(index, mutation.mutation_id, timeout=120)
@@ -294,7 +339,7 @@ if typer is not None:
     @metadata_app.command("list", cls=_Command)
     def metadata_list(index: Annotated[str, typer.Argument(help="Index name.")]) -> None:
         """List the metadata indexes of an index."""
-        with _vectorize() as db:
+        with _vectorize(index) as db:
             for item in db.list_metadata_indexes(index):
                 typer.echo(f"{item.property_name:30} {item.index_type}")
 
@@ -304,7 +349,7 @@ if typer is not None:
         property_name: Annotated[str, typer.Argument(help="Metadata property.")],
     ) -> None:
         """Remove a metadata index."""
-        with _vectorize() as db:
+        with _vectorize(index) as db:
             db.delete_metadata_index(index, property_name)
         typer.echo(f"removed the metadata index on {property_name!r} from {index}")
 
@@ -406,7 +451,7 @@ if typer is not None:
         chosen = pick_framework(framework)
         from .rag import ask as run_ask
 
-        with _connection() as connection:
+        with _connection(index) as connection:
             answer = run_ask(
                 connection,
                 index,
