@@ -313,3 +313,71 @@ def test_without_credentials_or_the_emulator_it_says_what_to_set_or_install(
         "cloudflare-ai: the local emulator needs the 'local' extra (missing module "
         "'cloudflare_ai_local'): pip install 'cloudflare-ai[local]'"
     ]
+
+
+# --- serve: who can reach it, and with which token -----------------------------------------
+
+EVERYWHERE = "0.0.0.0"  # noqa: S104 - never bound: the server is replaced in these tests
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """Calls that would have started the server (nothing is bound)."""
+    import cloudflare_ai_local
+
+    calls: list[dict[str, object]] = []
+
+    def fake_serve(host: str, port: int, *args: object, **kwargs: object) -> None:
+        calls.append({"host": host, "port": port, **kwargs})
+
+    monkeypatch.setattr(cloudflare_ai_local, "serve", fake_serve)
+    monkeypatch.delenv("CLOUDFLARE_AI_LOCAL_TOKEN", raising=False)
+    return calls
+
+
+@pytest.mark.parametrize("host", [EVERYWHERE, "::", "192.168.1.20", "example.internal"])
+def test_serve_off_loopback_refuses_the_default_token(
+    host: str,
+    served: list[dict[str, object]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, err = cli_error(capsys, monkeypatch, "serve", "--host", host)
+    assert code == 2
+    assert len(err) == 1
+    assert err[0].startswith(f"cloudflare-ai: refusing to serve on {host} with the emulator's")
+    assert "--token" in err[0] and "CLOUDFLARE_AI_LOCAL_TOKEN" in err[0]
+    assert served == []
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_serve_off_loopback_with_a_token_of_ones_own(
+    how: str, served: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "s3cret-token-for-the-lan"
+    args = ["serve", "--host", EVERYWHERE, "--port", "9999"]
+    if how == "option":
+        args += ["--token", secret]
+    else:
+        monkeypatch.setenv("CLOUDFLARE_AI_LOCAL_TOKEN", secret)
+    out = run(*args)
+    assert served == [
+        {"host": EVERYWHERE, "port": 9999, "faults": served[0]["faults"], "write_delay": 0.0,
+         "api_token": secret}
+    ]  # fmt: skip
+    assert secret not in out
+    assert "the token you set with --token or CLOUDFLARE_AI_LOCAL_TOKEN (not shown)" in out
+    assert "reachable from the network" in out
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.3.4.5", "localhost", "::1"])
+def test_serve_on_loopback_says_the_default_token_is_in_force(
+    host: str, served: list[dict[str, object]]
+) -> None:
+    from cloudflare_ai_local.config import DEFAULT_API_TOKEN
+
+    out = run("serve", "--host", host)
+    assert served[0]["api_token"] == DEFAULT_API_TOKEN
+    assert f"export CLOUDFLARE_API_TOKEN={DEFAULT_API_TOKEN}" in out
+    assert "public default token (accepted on loopback only)" in out
+    assert "loopback only" in out

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
     from .environment import Connection
 
+#: Where ``serve`` reads its ``--token`` from when the option is not given.
+TOKEN_ENV = "CLOUDFLARE_AI_LOCAL_TOKEN"  # noqa: S105 - a variable's name, not a token
+
 
 class CommandError(Exception):
     """A problem the user can fix, said in one line (no traceback, no --debug hint)."""
@@ -127,8 +130,19 @@ if typer is not None:
 
     @app.command(cls=_Command)
     def serve(
-        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        host: Annotated[
+            str, typer.Option(help="Address to listen on; off loopback a --token is required.")
+        ] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+        token: Annotated[
+            str | None,
+            typer.Option(
+                envvar=TOKEN_ENV,
+                show_envvar=True,
+                help="API token clients must send (default: the emulator's public one, "
+                "accepted on loopback only).",
+            ),
+        ] = None,
         data_dir: Annotated[
             Path | None, typer.Option(help="Keep data in this folder (default: in memory).")
         ] = None,
@@ -145,18 +159,45 @@ if typer is not None:
     ) -> None:
         """Run the local Cloudflare emulator (Workers AI, Vectorize, AI Gateway)."""
         local = _emulator()
+        from cloudflare_ai_local.config import (
+            DEFAULT_ACCOUNT_ID,
+            DEFAULT_API_TOKEN,
+            UnsafeExposureError,
+            check_exposure,
+            is_loopback,
+        )
+
+        api_token = DEFAULT_API_TOKEN if token is None else token
+        try:
+            check_exposure(host, api_token)
+        except UnsafeExposureError as exc:
+            raise CommandError(str(exc), exit_code=2) from None
         kinds: Any = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
         try:
             faults = local.FaultConfig(latency_ms=latency_ms, rate=fault_rate, kinds=kinds)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
+        shown_host = f"[{host}]" if ":" in host else host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming it, not binding to it
+            shown_host = "<this machine's address>"
+        url = f"http://{shown_host}:{port}/client/v4"
+        if token is None:
+            shown_token = DEFAULT_API_TOKEN
+            said = "the emulator's public default token (accepted on loopback only)"
+        else:
+            shown_token = f"<the token from --token or {TOKEN_ENV}>"
+            said = f"the token you set with --token or {TOKEN_ENV} (not shown)"
+        where = "loopback only" if is_loopback(host) else f"{host}, reachable from the network"
         typer.echo(
-            f"Local Cloudflare on http://{host}:{port}/client/v4 — point clients at it with:\n"
-            f"  export CLOUDFLARE_BASE_URL=http://{host}:{port}/client/v4\n"
-            "  export CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef\n"
-            "  export CLOUDFLARE_API_TOKEN=local-emulator-token"
+            f"Local Cloudflare on {url} ({where}) — point clients at it with:\n"
+            f"  export CLOUDFLARE_BASE_URL={url}\n"
+            f"  export CLOUDFLARE_ACCOUNT_ID={DEFAULT_ACCOUNT_ID}\n"
+            f"  export CLOUDFLARE_API_TOKEN={shown_token}\n"
+            f"Requests must carry {said}."
         )
-        local.serve(host, port, data_dir, faults=faults, write_delay=write_delay)
+        local.serve(
+            host, port, data_dir, faults=faults, write_delay=write_delay, api_token=api_token
+        )
 
     @app.command(cls=_Command)
     def demo(
