@@ -307,6 +307,7 @@ def test_without_credentials_or_the_emulator_it_says_what_to_set_or_install(
     message = next(line for line in err if line.startswith("cloudflare-ai: "))
     assert "CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN" in message
     assert "pip install 'cloudflare-ai[local]'" in message
+    assert not any("--debug" in line for line in err)
     code, err = cli_error(capsys, monkeypatch, "serve")
     assert code == 1
     assert err == [

@@ -562,11 +562,12 @@ def main() -> None:
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if _state["debug"]:
             raise
-        from cloudflare_ai.errors import CloudflareError
+        from cloudflare_ai.errors import CloudflareError, ConfigurationError
 
         described = str(exc) if isinstance(exc, CloudflareError) else f"{type(exc).__name__}: {exc}"
         print(f"cloudflare-ai: {described}", file=sys.stderr)
-        print("  (run with --debug for the full traceback)", file=sys.stderr)
+        if not isinstance(exc, ConfigurationError):  # settings to fix: a traceback adds nothing
+            print("  (run with --debug for the full traceback)", file=sys.stderr)
         sys.exit(1)
     if isinstance(code, int) and code:  # a typer.Exit(code) inside a command
         sys.exit(code)
