@@ -140,7 +140,8 @@ if typer is not None:
                 envvar=TOKEN_ENV,
                 show_envvar=True,
                 help="API token clients must send (default: the emulator's public one, "
-                "accepted on loopback only).",
+                "accepted on loopback only). Prefer the environment variable: an option's "
+                "value shows in the process list.",
             ),
         ] = None,
         data_dir: Annotated[
@@ -187,7 +188,11 @@ if typer is not None:
         else:
             shown_token = f"<the token from --token or {TOKEN_ENV}>"
             said = f"the token you set with --token or {TOKEN_ENV} (not shown)"
-        where = "loopback only" if is_loopback(host) else f"{host}, reachable from the network"
+        where = (
+            "loopback only"
+            if is_loopback(host)
+            else f"{host or 'all addresses'}, reachable from the network"
+        )
         typer.echo(
             f"Local Cloudflare on {url} ({where}) — point clients at it with:\n"
             f"  export CLOUDFLARE_BASE_URL={url}\n"
