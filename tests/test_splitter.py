@@ -76,6 +76,16 @@ def test_words_and_characters_are_the_last_resort() -> None:
     assert "".join(chunks).replace(" ", "") == "x" * 1000 + "tail"
 
 
+def test_cjk_characters_count_one_token_each() -> None:
+    text = "向量数据库存储向量。" * 60  # no spaces: one "word" to a whitespace splitter
+    assert count_tokens(text) >= len(text)
+    chunks = split_text(text, chunk_size=50, chunk_overlap=10, markdown=False)
+    assert all(count_tokens(c) <= 50 for c in chunks)
+    assert len(chunks) >= len(text) // 50
+    assert all(c.endswith("。") for c in chunks)  # cut between sentences
+    assert "".join(split_text(text, chunk_size=50, chunk_overlap=0, markdown=False)) == text
+
+
 def test_the_same_text_always_gives_the_same_chunks() -> None:
     first = split_text(GUIDE * 20, chunk_size=40, chunk_overlap=8, markdown=True)
     assert first == split_text(GUIDE * 20, chunk_size=40, chunk_overlap=8, markdown=True)

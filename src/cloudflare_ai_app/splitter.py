@@ -7,9 +7,10 @@ that is too long is cut into sentences, and a sentence that is too long into wor
 chunks of a section share up to ``chunk_overlap`` tokens of whole paragraphs or sentences.
 
 Tokens are estimated without a tokenizer: the larger of the count of words and punctuation
-marks and a quarter of the characters, which is at or above what the BPE tokenizers of the
-embedding models count for English prose, so a chunk never runs past the model's input limit
-because of the estimate. The output depends only on the text and the two sizes.
+marks (each CJK character counting as a word) and a quarter of the characters. For English
+prose that is at or a little above what the embedding models' tokenizers count, so the estimate
+does not push a chunk past a model's input limit. The output depends only on the text and the
+two sizes.
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-_WORDS_AND_MARKS = re.compile(r"\w+|[^\w\s]")
+#: CJK ideographs, kana and hangul: tokenizers split these per character, so each counts as one.
+_CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORDS_AND_MARKS = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
 _HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n")
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?…。])|(?<=[.!?…。][\"')\]]))\s+(?=\S)")
+#: After . ! ? … (and a closing quote or bracket) white space ends a sentence; after the
+#: ideographic full stop and the fullwidth ! and ? none is needed.
+_SENTENCE_END = re.compile(
+    r"(?:(?<=[.!?…])|(?<=[.!?…][\"')\]]))\s+(?=\S)|(?<=[\u3002\uff01\uff1f])\s*(?=\S)"
+)
 
 
 def count_tokens(text: str) -> int:
@@ -77,7 +84,18 @@ def paragraphs(text: str) -> list[str]:
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    return [sentence for _, sentence in _sentences(text)]
+
+
+def _sentences(text: str) -> Iterator[tuple[str, str]]:
+    """(what separated it from the previous one: " " or "", sentence) for each sentence."""
+    start, gap = 0, ""
+    for end in _SENTENCE_END.finditer(text):
+        if sentence := text[start : end.start()].strip():
+            yield gap, sentence
+        start, gap = end.end(), " " if end.group() else ""
+    if sentence := text[start:].strip():
+        yield gap, sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +140,12 @@ def _pieces(text: str, limit: int) -> Iterator[_Piece]:
         if count_tokens(paragraph) <= limit:
             yield _Piece.of(paragraph, "\n\n")
             continue
-        joiner = "\n\n"
-        for sentence in sentences(paragraph):
+        for number, (gap, sentence) in enumerate(_sentences(paragraph)):
+            joiner = gap if number else "\n\n"
             if count_tokens(sentence) <= limit:
                 yield _Piece.of(sentence, joiner)
             else:
                 yield from _word_pieces(sentence, limit, joiner)
-            joiner = " "
 
 
 def _pack(pieces: Iterator[_Piece], chunk_size: int, chunk_overlap: int) -> list[str]:
