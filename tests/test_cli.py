@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cloudflare_ai_app.cli import app, main
+from cloudflare_ai_app.cli import CommandError, app, main
 from cloudflare_ai_local import LocalCloudflare
 
 
@@ -60,7 +60,10 @@ def test_index_lifecycle_through_the_cli() -> None:
 def test_errors_are_one_readable_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sys, "argv", ["cloudflare-ai", "index", "info", "no-such-index"])
+    run("index", "create", "cli-errors", "--dimensions", "4")
+    # The index exists, so its missing metadata index is reported as Cloudflare put it.
+    argv = ["cloudflare-ai", "index", "metadata", "delete", "cli-errors", "no-such-property"]
+    monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == 1
@@ -68,8 +71,67 @@ def test_errors_are_one_readable_line(
     errors = [line for line in err if line.startswith("cloudflare-ai: ")]
     assert len(errors) == 1
     assert "HTTP 404" in errors[0]
+    assert "cloudflare-ai ingest" not in errors[0]  # not mistaken for a missing index
     assert "--debug" in err[-1]
     assert "Traceback" not in "\n".join(err)
+
+
+def cli_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, list[str]]:
+    """Exit code and stderr lines of ``cloudflare-ai ARGS`` run through ``main()``."""
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["cloudflare-ai", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    code = exit_info.value.code
+    assert isinstance(code, int)
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.usefixtures("env")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ask", "q", "--index", "nope"],
+        ["ask", "q", "--index", "nope", "--framework", "llama-index"],
+        ["index", "info", "nope"],
+        ["index", "metadata", "list", "nope"],
+        ["index", "metadata", "create", "nope", "topic"],
+        ["index", "metadata", "delete", "nope", "topic"],
+    ],
+)
+def test_a_missing_index_says_how_to_create_it(
+    command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, err = cli_error(capsys, monkeypatch, *command)
+    assert code == 1
+    assert err[-1] == (
+        "cloudflare-ai: index 'nope' does not exist: create and fill it with "
+        "`cloudflare-ai ingest PATH --index nope`"
+    )
+    assert not any("--debug" in line or "HTTP 404" in line for line in err)
+
+
+@pytest.mark.usefixtures("env")
+def test_deleting_a_missing_index_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, err = cli_error(capsys, monkeypatch, "index", "delete", "nope", "--yes")
+    assert code == 1
+    assert err[-1].startswith("cloudflare-ai: index 'nope' does not exist, so nothing was deleted")
+    assert "--missing-ok" in err[-1]
+    assert "deleted nope" in run("index", "delete", "nope", "--yes", "--missing-ok")
+
+
+@pytest.mark.usefixtures("env")
+def test_usage_errors_show_usage_and_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, err = cli_error(capsys, monkeypatch, "ask", "--index", "x")
+    assert code == 2
+    assert err[0].startswith("Usage: cloudflare-ai ask")
+    assert "Missing argument" in err[-1]
 
 
 def test_without_credentials_the_local_emulator_is_used_and_said_once(
@@ -97,8 +159,9 @@ def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     from cloudflare_ai import NotFoundError
 
     monkeypatch.setattr(sys, "argv", ["cloudflare-ai", "--debug", "index", "info", "nope-index"])
-    with pytest.raises(NotFoundError):
+    with pytest.raises(CommandError) as raised:
         main()
+    assert isinstance(raised.value.__cause__, NotFoundError)  # shown in the traceback
 
 
 @pytest.fixture
@@ -143,6 +206,30 @@ def test_ingest_is_safe_to_rerun_and_ask_answers_with_sources(docs: Path) -> Non
 
 
 @pytest.mark.usefixtures("env")
+def test_ingest_and_ask_without_llama_index(docs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `pip install 'cloudflare-ai[cli,local,langchain]'`: no LlamaIndex, so the built-in splitter.
+    monkeypatch.setitem(sys.modules, "llama_index.core.node_parser", None)
+    first = run("ingest", str(docs), "--index", "cli-builtin")
+    assert "3 documents" in first and "builtin splitter" in first
+    again = run("ingest", str(docs), "--index", "cli-builtin")
+    chunks = int(first.split("→")[1].split()[0])
+    assert again.split("→")[1] == first.split("→")[1]
+    assert f"vectors:              {chunks}" in run("index", "info", "cli-builtin")
+    answer = run("ask", "When must the metadata index be created?", "--index", "cli-builtin")
+    assert "before you write the vectors" in answer
+    assert "[1] docs/filters.md (Vectorize filters)" in answer
+
+
+@pytest.mark.usefixtures("env")
+def test_ingest_refuses_an_overlap_as_large_as_the_chunk(docs: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["ingest", str(docs), "--index", "x", "--chunk-size", "32", "--chunk-overlap", "32"]
+    )
+    assert result.exit_code == 2
+    assert "--chunk-overlap" in result.output and "below --chunk-size (32)" in result.output
+
+
+@pytest.mark.usefixtures("env")
 def test_ask_reports_an_empty_index(docs: Path) -> None:
     run("index", "create", "cli-empty", "--dimensions", "768")
     out = run("ask", "anything?", "--index", "cli-empty", "--no-stream")
@@ -156,3 +243,142 @@ def test_bad_options_are_explained(docs: Path) -> None:
     assert "not JSON" in result.output
     result = CliRunner().invoke(app, ["ingest", str(docs / "ignored.bin"), "--index", "x"])
     assert result.exit_code != 0
+
+
+# --- what to install ---------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("env")
+@pytest.mark.parametrize(
+    ("blocked", "args", "expected"),
+    [
+        (
+            ["langchain_core"],
+            ["--framework", "langchain"],
+            "cloudflare-ai: --framework langchain needs it installed: "
+            "pip install 'cloudflare-ai[langchain]'",
+        ),
+        (
+            ["llama_index.core"],
+            ["--framework", "llama-index"],
+            "cloudflare-ai: --framework llama-index needs it installed: "
+            "pip install 'cloudflare-ai[llama-index]'",
+        ),
+        (
+            ["langchain_core", "llama_index.core"],
+            [],
+            "cloudflare-ai: ask answers through LangChain or LlamaIndex and neither is "
+            "installed: pip install 'cloudflare-ai[langchain]' (or 'cloudflare-ai[llama-index]')",
+        ),
+    ],
+)
+def test_ask_says_which_framework_to_install(
+    blocked: list[str],
+    args: list[str],
+    expected: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for module in blocked:
+        monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    code, err = cli_error(capsys, monkeypatch, "ask", "q", "--index", "x", *args)
+    assert code == 1
+    assert err == [expected]  # before connecting: nothing else is said
+
+
+def test_ask_falls_back_to_llama_index_without_langchain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudflare_ai_app.cli import pick_framework
+
+    assert pick_framework(None) == "langchain"
+    monkeypatch.setitem(sys.modules, "langchain_core", None)
+    assert pick_framework(None) == "llama-index"
+
+
+def test_without_credentials_or_the_emulator_it_says_what_to_set_or_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("CLOUDFLARE_ACCOUNT_ID", "CF_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CF_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setitem(
+        sys.modules, "cloudflare_ai_local", None
+    )  # `pip install cloudflare-ai[cli]`
+    code, err = cli_error(capsys, monkeypatch, "index", "list")
+    assert code == 1
+    message = next(line for line in err if line.startswith("cloudflare-ai: "))
+    assert "CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN" in message
+    assert "pip install 'cloudflare-ai[local]'" in message
+    assert not any("--debug" in line for line in err)
+    code, err = cli_error(capsys, monkeypatch, "serve")
+    assert code == 1
+    assert err == [
+        "cloudflare-ai: the local emulator needs the 'local' extra (missing module "
+        "'cloudflare_ai_local'): pip install 'cloudflare-ai[local]'"
+    ]
+
+
+# --- serve: who can reach it, and with which token -----------------------------------------
+
+EVERYWHERE = "0.0.0.0"  # noqa: S104 - never bound: the server is replaced in these tests
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """Calls that would have started the server (nothing is bound)."""
+    import cloudflare_ai_local
+
+    calls: list[dict[str, object]] = []
+
+    def fake_serve(host: str, port: int, *args: object, **kwargs: object) -> None:
+        calls.append({"host": host, "port": port, **kwargs})
+
+    monkeypatch.setattr(cloudflare_ai_local, "serve", fake_serve)
+    monkeypatch.delenv("CLOUDFLARE_AI_LOCAL_TOKEN", raising=False)
+    return calls
+
+
+@pytest.mark.parametrize("host", [EVERYWHERE, "::", "192.168.1.20", "example.internal"])
+def test_serve_off_loopback_refuses_the_default_token(
+    host: str,
+    served: list[dict[str, object]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, err = cli_error(capsys, monkeypatch, "serve", "--host", host)
+    assert code == 2
+    assert len(err) == 1
+    assert err[0].startswith(f"cloudflare-ai: refusing to serve on {host} with the emulator's")
+    assert "--token" in err[0] and "CLOUDFLARE_AI_LOCAL_TOKEN" in err[0]
+    assert served == []
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_serve_off_loopback_with_a_token_of_ones_own(
+    how: str, served: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "s3cret-token-for-the-lan"
+    args = ["serve", "--host", EVERYWHERE, "--port", "9999"]
+    if how == "option":
+        args += ["--token", secret]
+    else:
+        monkeypatch.setenv("CLOUDFLARE_AI_LOCAL_TOKEN", secret)
+    out = run(*args)
+    assert served == [
+        {"host": EVERYWHERE, "port": 9999, "faults": served[0]["faults"], "write_delay": 0.0,
+         "api_token": secret}
+    ]  # fmt: skip
+    assert secret not in out
+    assert "the token you set with --token or CLOUDFLARE_AI_LOCAL_TOKEN (not shown)" in out
+    assert "reachable from the network" in out
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.3.4.5", "localhost", "::1"])
+def test_serve_on_loopback_says_the_default_token_is_in_force(
+    host: str, served: list[dict[str, object]]
+) -> None:
+    from cloudflare_ai_local.config import DEFAULT_API_TOKEN
+
+    out = run("serve", "--host", host)
+    assert served[0]["api_token"] == DEFAULT_API_TOKEN
+    assert f"export CLOUDFLARE_API_TOKEN={DEFAULT_API_TOKEN}" in out
+    assert "public default token (accepted on loopback only)" in out
+    assert "loopback only" in out

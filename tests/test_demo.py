@@ -55,3 +55,17 @@ def test_cli_every_command_has_help() -> None:
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 0, command
         assert "Usage" in result.output
+
+
+def test_cli_demo_without_the_frameworks_runs_the_core_part(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "langchain_core", None)  # as with only the cli extra
+    monkeypatch.setenv("CLOUDFLARE_AI_LOCAL_DIR", "unused")
+    result = CliRunner().invoke(app, ["demo"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "Answer (core client, streamed)" in result.output
+    assert "Answer (LangChain" not in result.output
+    assert "pip install 'cloudflare-ai[langchain,llama-index]'" in result.output

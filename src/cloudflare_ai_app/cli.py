@@ -1,11 +1,15 @@
 """The ``cloudflare-ai`` command line: run the local emulator, the demo, and look things up.
 
 Errors are printed as one readable line with what to do next; ``--debug`` shows tracebacks.
+
+Start-up is kept short: this module imports only the standard library and Typer, each command
+imports what it uses when it runs, and help is plain text (Rich's help renderer costs more
+than the rest of ``--help`` together). ``tests/test_startup.py`` checks what gets imported.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
 import os
 import sys
 from collections.abc import Iterator
@@ -18,20 +22,103 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the cli extra
     typer = None  # type: ignore[assignment]
 
-from cloudflare_ai.errors import CloudflareError
-
 if TYPE_CHECKING:
     from cloudflare_ai.vectorize import VectorizeClient
 
     from .environment import Connection
 
+#: Where ``serve`` reads its ``--token`` from when the option is not given.
+TOKEN_ENV = "CLOUDFLARE_AI_LOCAL_TOKEN"  # noqa: S105 - a variable's name, not a token
+
+
+class CommandError(Exception):
+    """A problem the user can fix, said in one line (no traceback, no --debug hint)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _installed(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def _emulator() -> Any:
+    """The emulator package, or a CommandError saying how to install it."""
+    try:
+        return importlib.import_module("cloudflare_ai_local")
+    except ImportError as exc:
+        raise CommandError(
+            f"the local emulator needs the 'local' extra (missing module {exc.name!r}): "
+            "pip install 'cloudflare-ai[local]'"
+        ) from exc
+
+
+FRAMEWORKS = {"langchain": "langchain_core", "llama-index": "llama_index.core"}
+
+
+def pick_framework(requested: str | None) -> str:
+    """The framework ``ask`` uses: the requested one, or LangChain when installed, else
+    LlamaIndex. A CommandError says what to install when it is missing."""
+    if requested is not None:
+        if requested not in FRAMEWORKS:
+            raise CommandError(
+                f"--framework: use langchain or llama-index, not {requested!r}", exit_code=2
+            )
+        if not _installed(FRAMEWORKS[requested]):
+            raise CommandError(
+                f"--framework {requested} needs it installed: "
+                f"pip install 'cloudflare-ai[{requested}]'"
+            )
+        return requested
+    for name, module in FRAMEWORKS.items():
+        if _installed(module):
+            return name
+    raise CommandError(
+        "ask answers through LangChain or LlamaIndex and neither is installed: "
+        "pip install 'cloudflare-ai[langchain]' (or 'cloudflare-ai[llama-index]')"
+    )
+
+
+def missing_index_message(index: str) -> str:
+    return (
+        f"index {index!r} does not exist: create and fill it with "
+        f"`cloudflare-ai ingest PATH --index {index}`"
+    )
+
+
 if typer is not None:
+    from typer.core import TyperCommand, TyperGroup
+
+    def _unset_help_is_false(option: Any) -> Any:
+        # Typer 0.26+ validates every parameter value that is not already a bool with a
+        # pydantic TypeAdapter; an absent --help is None, so every command would import
+        # pydantic (half a second) just to find that --help was not given. False skips that.
+        if option is not None and getattr(option, "default", False) is None:
+            option.default = False
+        return option
+
+    class _Group(TyperGroup):
+        def get_help_option(self, ctx: Any) -> Any:
+            return _unset_help_is_false(super().get_help_option(ctx))
+
+    class _Command(TyperCommand):
+        def get_help_option(self, ctx: Any) -> Any:
+            return _unset_help_is_false(super().get_help_option(ctx))
+
     app = typer.Typer(
+        cls=_Group,
         name="cloudflare-ai",
         help="Workers AI and Vectorize for LangChain and LlamaIndex, with a local emulator.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
+        # Plain help: Rich's help renderer imports more than the rest of --help together.
+        rich_markup_mode=None,
     )
     _state = {"debug": False}
 
@@ -41,10 +128,22 @@ if typer is not None:
     ) -> None:
         _state["debug"] = debug
 
-    @app.command()
+    @app.command(cls=_Command)
     def serve(
-        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        host: Annotated[
+            str, typer.Option(help="Address to listen on; off loopback a --token is required.")
+        ] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+        token: Annotated[
+            str | None,
+            typer.Option(
+                envvar=TOKEN_ENV,
+                show_envvar=True,
+                help="API token clients must send (default: the emulator's public one, "
+                "accepted on loopback only). Prefer the environment variable: an option's "
+                "value shows in the process list.",
+            ),
+        ] = None,
         data_dir: Annotated[
             Path | None, typer.Option(help="Keep data in this folder (default: in memory).")
         ] = None,
@@ -60,23 +159,52 @@ if typer is not None:
         ] = 0.0,
     ) -> None:
         """Run the local Cloudflare emulator (Workers AI, Vectorize, AI Gateway)."""
-        from cloudflare_ai_local import FaultConfig
-        from cloudflare_ai_local import serve as run_server
+        local = _emulator()
+        from cloudflare_ai_local.config import (
+            DEFAULT_ACCOUNT_ID,
+            DEFAULT_API_TOKEN,
+            UnsafeExposureError,
+            check_exposure,
+            is_loopback,
+        )
 
+        api_token = DEFAULT_API_TOKEN if token is None else token
+        try:
+            check_exposure(host, api_token)
+        except UnsafeExposureError as exc:
+            raise CommandError(str(exc), exit_code=2) from None
         kinds: Any = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
         try:
-            faults = FaultConfig(latency_ms=latency_ms, rate=fault_rate, kinds=kinds)
+            faults = local.FaultConfig(latency_ms=latency_ms, rate=fault_rate, kinds=kinds)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        typer.echo(
-            f"Local Cloudflare on http://{host}:{port}/client/v4 — point clients at it with:\n"
-            f"  export CLOUDFLARE_BASE_URL=http://{host}:{port}/client/v4\n"
-            "  export CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef\n"
-            "  export CLOUDFLARE_API_TOKEN=local-emulator-token"
+        shown_host = f"[{host}]" if ":" in host else host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming it, not binding to it
+            shown_host = "<this machine's address>"
+        url = f"http://{shown_host}:{port}/client/v4"
+        if token is None:
+            shown_token = DEFAULT_API_TOKEN
+            said = "the emulator's public default token (accepted on loopback only)"
+        else:
+            shown_token = f"<the token from --token or {TOKEN_ENV}>"
+            said = f"the token you set with --token or {TOKEN_ENV} (not shown)"
+        where = (
+            "loopback only"
+            if is_loopback(host)
+            else f"{host or 'all addresses'}, reachable from the network"
         )
-        run_server(host, port, data_dir, faults=faults, write_delay=write_delay)
+        typer.echo(
+            f"Local Cloudflare on {url} ({where}) — point clients at it with:\n"
+            f"  export CLOUDFLARE_BASE_URL={url}\n"
+            f"  export CLOUDFLARE_ACCOUNT_ID={DEFAULT_ACCOUNT_ID}\n"
+            f"  export CLOUDFLARE_API_TOKEN={shown_token}\n"
+            f"Requests must carry {said}."
+        )
+        local.serve(
+            host, port, data_dir, faults=faults, write_delay=write_delay, api_token=api_token
+        )
 
-    @app.command()
+    @app.command(cls=_Command)
     def demo(
         question: Annotated[
             str | None, typer.Argument(help="What to ask the bundled documents.")
@@ -85,18 +213,37 @@ if typer is not None:
         """Index the bundled documents and answer a question from them, streaming."""
         from . import demo as demo_module
 
-        demo_module.run(question or demo_module.DEFAULT_QUESTION)
+        frameworks = all(_installed(module) for module in FRAMEWORKS.values())
+        if not frameworks:
+            typer.echo(
+                "(the LangChain and LlamaIndex parts of the demo are skipped; they need: "
+                "pip install 'cloudflare-ai[langchain,llama-index]')",
+                err=True,
+            )
+        demo_module.run(
+            question or demo_module.DEFAULT_QUESTION, out=sys.stdout, frameworks=frameworks
+        )
 
-    index_app = typer.Typer(help="Manage Vectorize indexes.", no_args_is_help=True)
-    metadata_app = typer.Typer(help="Manage an index's metadata indexes.", no_args_is_help=True)
+    index_app = typer.Typer(
+        cls=_Group, help="Manage Vectorize indexes.", no_args_is_help=True, rich_markup_mode=None
+    )
+    metadata_app = typer.Typer(
+        cls=_Group,
+        help="Manage an index's metadata indexes.",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+    )
     index_app.add_typer(metadata_app, name="metadata")
     app.add_typer(index_app, name="index")
 
     @contextmanager
-    def _connection() -> Iterator[Connection]:
+    def _connection(index: str | None = None) -> Iterator[Connection]:
         """Cloudflare when credentials are set; otherwise a local emulator whose data persists
         in ``CLOUDFLARE_AI_LOCAL_DIR`` (default ~/.cache/cloudflare-ai/local), so ``ingest``
-        then ``ask`` work across commands. Says which, once, on stderr."""
+        then ``ask`` work across commands. Says which, once, on stderr.
+
+        With ``index``, a "not found" error inside the block is checked against that index
+        and, when the index is what is missing, reported as such with how to create it."""
         from .environment import cloudflare_or_local, has_credentials
 
         options: dict[str, Any] = {}
@@ -109,16 +256,40 @@ if typer is not None:
             options["data_dir"] = folder
         with cloudflare_or_local(**options) as connection:
             typer.echo(connection.description, err=True)
-            yield connection
+            if index is None:
+                yield connection
+                return
+            from cloudflare_ai.errors import NotFoundError
 
-    @contextmanager
-    def _vectorize() -> Iterator[VectorizeClient]:
+            try:
+                yield connection
+            except NotFoundError as exc:
+                if _index_exists(connection, index):
+                    raise
+                raise CommandError(missing_index_message(index)) from exc
+
+    def _index_exists(connection: Connection, name: str) -> bool:
+        from cloudflare_ai.errors import NotFoundError
+
+        with _vectorize_at(connection) as db:
+            try:
+                db.get_index(name)
+            except NotFoundError:
+                return False
+        return True
+
+    def _vectorize_at(connection: Connection) -> VectorizeClient:
         from cloudflare_ai.vectorize import VectorizeClient
 
-        with _connection() as connection, VectorizeClient(**connection.client_kwargs()) as db:
+        return VectorizeClient(**connection.client_kwargs())
+
+    @contextmanager
+    def _vectorize(index: str | None = None) -> Iterator[VectorizeClient]:
+        """A Vectorize client on :func:`_connection` (``index`` as there)."""
+        with _connection(index) as connection, _vectorize_at(connection) as db:
             yield db
 
-    @index_app.command("create")
+    @index_app.command("create", cls=_Command)
     def index_create(
         name: Annotated[str, typer.Argument(help="Index name.")],
         dimensions: Annotated[int | None, typer.Option(help="Vector length.")] = None,
@@ -146,7 +317,7 @@ if typer is not None:
             )
         typer.echo(f"{index.name}: {index.config.dimensions} dimensions, {index.config.metric}")
 
-    @index_app.command("list")
+    @index_app.command("list", cls=_Command)
     def index_list() -> None:
         """List the account's indexes."""
         with _vectorize() as db:
@@ -156,10 +327,10 @@ if typer is not None:
                     f"{index.description or ''}"
                 )
 
-    @index_app.command("info")
+    @index_app.command("info", cls=_Command)
     def index_info(name: Annotated[str, typer.Argument(help="Index name.")]) -> None:
         """Show an index's configuration, vector count and write progress."""
-        with _vectorize() as db:
+        with _vectorize(name) as db:
             index = db.get_index(name)
             info = db.info(name)
             indexes = db.list_metadata_indexes(name)
@@ -170,7 +341,7 @@ if typer is not None:
         listed = ", ".join(f"{m.property_name} ({m.index_type})" for m in indexes) or "none"
         typer.echo(f"metadata indexes:     {listed}")
 
-    @index_app.command("delete")
+    @index_app.command("delete", cls=_Command)
     def index_delete(
         name: Annotated[str, typer.Argument(help="Index name.")],
         yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
@@ -179,11 +350,22 @@ if typer is not None:
         """Delete an index and every vector in it."""
         if not yes and not typer.confirm(f"Delete index {name!r} and all its vectors?"):
             raise typer.Abort()
-        with _vectorize() as db:
-            db.delete_index(name, missing_ok=missing_ok)
+        from cloudflare_ai.errors import NotFoundError
+
+        with _connection() as connection:
+            try:
+                with _vectorize_at(connection) as db:
+                    db.delete_index(name, missing_ok=missing_ok)
+            except NotFoundError as exc:
+                if _index_exists(connection, name):
+                    raise
+                raise CommandError(
+                    f"index {name!r} does not exist, so nothing was deleted "
+                    "(--missing-ok makes that a success)"
+                ) from exc
         typer.echo(f"deleted {name}")
 
-    @metadata_app.command("create")
+    @metadata_app.command("create", cls=_Command)
     def metadata_create(
         index: Annotated[str, typer.Argument(help="Index name.")],
         property_name: Annotated[str, typer.Argument(help="Metadata property to index.")],
@@ -194,49 +376,65 @@ if typer is not None:
     ) -> None:
         """Index a metadata property so queries can filter on it (only vectors written
         afterwards are filterable)."""
-        with _vectorize() as db:
+        with _vectorize(index) as db:
             mutation = db.create_metadata_index(index, property_name, index_type)
             if wait:
                 db.wait_for_mutation(index, mutation.mutation_id, timeout=120)
         typer.echo(f"metadata index on {property_name!r} ({index_type}) for {index}")
 
-    @metadata_app.command("list")
+    @metadata_app.command("list", cls=_Command)
     def metadata_list(index: Annotated[str, typer.Argument(help="Index name.")]) -> None:
         """List the metadata indexes of an index."""
-        with _vectorize() as db:
+        with _vectorize(index) as db:
             for item in db.list_metadata_indexes(index):
                 typer.echo(f"{item.property_name:30} {item.index_type}")
 
-    @metadata_app.command("delete")
+    @metadata_app.command("delete", cls=_Command)
     def metadata_delete(
         index: Annotated[str, typer.Argument(help="Index name.")],
         property_name: Annotated[str, typer.Argument(help="Metadata property.")],
     ) -> None:
         """Remove a metadata index."""
-        with _vectorize() as db:
+        with _vectorize(index) as db:
             db.delete_metadata_index(index, property_name)
         typer.echo(f"removed the metadata index on {property_name!r} from {index}")
 
-    @app.command()
+    @app.command(cls=_Command)
     def ingest(
         paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
         index: Annotated[str, typer.Option(help="Vectorize index (created if missing).")],
         model: Annotated[str, typer.Option(help="Workers AI embedding model.")] = (
             "@cf/baai/bge-base-en-v1.5"
         ),
-        chunk_size: Annotated[int, typer.Option(help="Tokens per chunk.")] = 256,
-        chunk_overlap: Annotated[int, typer.Option(help="Tokens shared by neighbours.")] = 32,
+        chunk_size: Annotated[int, typer.Option(min=1, help="Tokens per chunk.")] = 256,
+        chunk_overlap: Annotated[
+            int, typer.Option(min=0, help="Tokens shared by neighbours.")
+        ] = 32,
+        splitter: Annotated[
+            str,
+            typer.Option(
+                help="auto (LlamaIndex's when installed, else built-in), builtin or "
+                "llama-index. Chunk ids depend on it: re-ingest with the same one."
+            ),
+        ] = "auto",
     ) -> None:
         """Read Markdown, text, HTML and PDF files, split, embed and store them. Safe to
         re-run: the same chunk always gets the same id."""
+        if splitter not in ("auto", "builtin", "llama-index"):
+            raise typer.BadParameter("use auto, builtin or llama-index", param_hint="--splitter")
+        if chunk_overlap >= chunk_size:
+            raise typer.BadParameter(
+                f"must be below --chunk-size ({chunk_size})", param_hint="--chunk-overlap"
+            )
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from cloudflare_ai.config import ClientSettings
 
-        from .ingest import find_files
+        from .ingest import find_files, resolve_splitter
         from .ingest import ingest as run_ingest
 
         total = len(find_files(paths))
+        chosen = resolve_splitter(splitter)  # type: ignore[arg-type]
         columns = (
             TextColumn("[bold]ingesting"),
             BarColumn(),
@@ -260,19 +458,26 @@ if typer is not None:
                 model=model,
                 chunk_size=chunk_size,
                 chunk_overlap=chunk_overlap,
+                splitter=chosen,
                 progress=report,
             )
         typer.echo(
             f"{stats.documents} documents → {stats.chunks} chunks → {stats.vectors_written} "
             f"vectors in '{index}' ({stats.requests} requests, {stats.seconds:.1f} s, "
-            f"{stats.chunks_per_second:.0f} chunks/s)"
+            f"{stats.chunks_per_second:.0f} chunks/s; {stats.splitter} splitter)"
         )
 
-    @app.command()
+    @app.command(cls=_Command)
     def ask(
         question: Annotated[str, typer.Argument(help="The question.")],
         index: Annotated[str, typer.Option(help="Vectorize index to search.")],
-        framework: Annotated[str, typer.Option(help="langchain or llama-index.")] = "langchain",
+        framework: Annotated[
+            str | None,
+            typer.Option(
+                help="langchain or llama-index (default: langchain when installed, "
+                "else llama-index)."
+            ),
+        ] = None,
         stream: Annotated[bool, typer.Option(help="Print the answer as it arrives.")] = True,
         filter: Annotated[
             str | None, typer.Option(help='Metadata filter as JSON, e.g. {"source": "a.md"}.')
@@ -281,22 +486,23 @@ if typer is not None:
         model: Annotated[str | None, typer.Option(help="Workers AI text model.")] = None,
     ) -> None:
         """Answer a question from an ingested index, with numbered sources."""
-        from .rag import ask as run_ask
+        import json
 
-        if framework not in ("langchain", "llama-index"):
-            raise typer.BadParameter("use langchain or llama-index", param_hint="--framework")
         try:
             parsed = json.loads(filter) if filter else None
         except json.JSONDecodeError as exc:
             raise typer.BadParameter(f"not JSON: {exc}", param_hint="--filter") from None
         if parsed is not None and not isinstance(parsed, dict):
             raise typer.BadParameter("must be a JSON object", param_hint="--filter")
-        with _connection() as connection:
+        chosen = pick_framework(framework)
+        from .rag import ask as run_ask
+
+        with _connection(index) as connection:
             answer = run_ask(
                 connection,
                 index,
                 question,
-                framework=framework,  # type: ignore[arg-type]
+                framework=chosen,  # type: ignore[arg-type]
                 top_k=top_k,
                 filter=parsed,
                 model=model,
@@ -313,7 +519,7 @@ if typer is not None:
                 score = f", score {source.score:.3f}" if source.score is not None else ""
                 typer.echo(f"  [{source.number}] {source.source} ({source.title}){score}")
 
-    @app.command()
+    @app.command(cls=_Command)
     def models() -> None:
         """The model table: task, dimensions, context window, batch limit, price."""
         from cloudflare_ai.models import iter_models
@@ -333,33 +539,43 @@ if typer is not None:
             )
 
 
+def _usage_error_class() -> type[Exception]:
+    """Click's ``ClickException``, wherever this Typer keeps it (Typer 0.26+ vendors Click)."""
+    assert typer is not None
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def main() -> None:
     """Entry point of the ``cloudflare-ai`` script."""
     if typer is None:  # pragma: no cover
         print("cloudflare-ai: the command line needs: pip install 'cloudflare-ai[cli]'")
         sys.exit(2)
     try:
-        app(standalone_mode=False)
-    except CloudflareError as exc:
+        code = app(standalone_mode=False)
+    except CommandError as exc:
         if _state["debug"]:
             raise
         print(f"cloudflare-ai: {exc}", file=sys.stderr)
-        print("  (run with --debug for the full traceback)", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
+        if isinstance(exc, _usage_error_class()):  # usage errors: say what was wrong, exit 2
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if _state["debug"]:
             raise
-        print(f"cloudflare-ai: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from cloudflare_ai.errors import CloudflareError, ConfigurationError
+
+        described = str(exc) if isinstance(exc, CloudflareError) else f"{type(exc).__name__}: {exc}"
+        print(f"cloudflare-ai: {described}", file=sys.stderr)
+        if not isinstance(exc, ConfigurationError):  # settings to fix: a traceback adds nothing
+            print("  (run with --debug for the full traceback)", file=sys.stderr)
         sys.exit(1)
+    if isinstance(code, int) and code:  # a typer.Exit(code) inside a command
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -74,7 +74,16 @@ def cloudflare_or_local(**emulator_options: Any) -> Iterator[Connection]:
             local=False,
         )
         return
-    from cloudflare_ai_local import LocalCloudflare
+    try:
+        from cloudflare_ai_local import LocalCloudflare
+    except ImportError as exc:
+        from cloudflare_ai.errors import ConfigurationError
+
+        raise ConfigurationError(
+            "no Cloudflare credentials and no local emulator: set CLOUDFLARE_ACCOUNT_ID and "
+            "CLOUDFLARE_API_TOKEN to use your account, or pip install 'cloudflare-ai[local]' "
+            f"to run on the emulator (missing module {exc.name!r})"
+        ) from exc
 
     with LocalCloudflare(**emulator_options) as cf:
         yield Connection(

@@ -1,10 +1,15 @@
 """Files on disk to searchable chunks in Vectorize, safely re-runnable.
 
-Markdown, text and HTML (and PDF when ``pypdf`` is installed) are read, split with
-LlamaIndex's splitters (Markdown by headings, then by sentences), embedded with Workers AI and
-upserted with their text in metadata — the layout both framework stores read. Chunk ids are
-derived from the file's path and the chunk's text, so ingesting the same files again rewrites
+Markdown, text and HTML (and PDF when ``pypdf`` is installed) are read, split (Markdown by
+headings, then by paragraphs and sentences), embedded with Workers AI and upserted with their
+text in metadata — the layout both framework stores read. Chunk ids are derived from the file's
+path and the chunk's text, so ingesting the same files again with the same splitter rewrites
 the same vectors instead of adding duplicates.
+
+Two splitters: LlamaIndex's (``MarkdownNodeParser`` then ``SentenceSplitter``) when
+``llama-index-core`` is installed, and otherwise the built-in one of :mod:`.splitter`, so the
+``cli`` extra alone can ingest. They cut text differently, so pick one with ``splitter=`` to
+keep chunk ids stable across machines with different extras.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cloudflare_ai.config import ClientSettings
 from cloudflare_ai.errors import ValidationError
@@ -29,6 +34,9 @@ _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
+
+Splitter = Literal["auto", "builtin", "llama-index"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class IngestStats:
     requests: int = 0
     seconds: float = 0.0
     skipped: list[str] = field(default_factory=list)
+    #: The splitter that cut the chunks: ``"builtin"`` or ``"llama-index"``.
+    splitter: str = ""
 
     @property
     def chunks_per_second(self) -> float:
@@ -146,14 +156,45 @@ def read_text(path: Path) -> tuple[str, str]:
     return title, text
 
 
-def split(path: Path, text: str, *, chunk_size: int, chunk_overlap: int) -> list[str]:
-    """Chunks of ``text`` from LlamaIndex's splitters (headings first for Markdown)."""
+def resolve_splitter(splitter: Splitter = "auto") -> Literal["builtin", "llama-index"]:
+    """``"auto"``: LlamaIndex's splitters when llama-index-core is installed, else the
+    built-in one. Asking for ``"llama-index"`` without it installed is an error."""
+    if splitter == "builtin":
+        return "builtin"
+    try:
+        import llama_index.core.node_parser  # noqa: F401
+    except ImportError:
+        if splitter == "llama-index":
+            raise ValidationError(
+                "the llama-index splitter needs llama-index-core: "
+                "pip install 'cloudflare-ai[llama-index]' (or use the built-in splitter)"
+            ) from None
+        return "builtin"
+    return "llama-index"
+
+
+def split(
+    path: Path,
+    text: str,
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    splitter: Splitter = "auto",
+) -> list[str]:
+    """Chunks of ``text``, headings first for Markdown (see :func:`resolve_splitter`)."""
+    markdown = path.suffix.lower() in MARKDOWN_SUFFIXES
+    if resolve_splitter(splitter) == "builtin":
+        from .splitter import split_text
+
+        return split_text(
+            text, chunk_size=chunk_size, chunk_overlap=chunk_overlap, markdown=markdown
+        )
     from llama_index.core import Document
     from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
 
     document = Document(text=text)
     sentences = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
-    if path.suffix.lower() in {".md", ".markdown"}:
+    if markdown:
         sections = MarkdownNodeParser().get_nodes_from_documents([document])
         nodes = sentences.get_nodes_from_documents(
             [Document(text=s.get_content()) for s in sections]
@@ -169,7 +210,12 @@ def chunk_id(source: str, text: str) -> str:
 
 
 def iter_chunks(
-    files: Iterable[Path], root: Path | None, *, chunk_size: int, chunk_overlap: int
+    files: Iterable[Path],
+    root: Path | None,
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    splitter: Splitter = "auto",
 ) -> Iterator[tuple[Path, list[Chunk]]]:
     for path in files:
         title, text = read_text(path)
@@ -177,7 +223,9 @@ def iter_chunks(
             source = str(path.resolve().relative_to(root)) if root else path.name
         except ValueError:
             source = str(path)
-        pieces = split(path, text, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        pieces = split(
+            path, text, chunk_size=chunk_size, chunk_overlap=chunk_overlap, splitter=splitter
+        )
         yield path, [Chunk(chunk_id(source, t), t, source, title, i) for i, t in enumerate(pieces)]
 
 
@@ -190,12 +238,19 @@ def ingest(
     chunk_size: int = 256,
     chunk_overlap: int = 32,
     text_key: str = "text",
+    splitter: Splitter = "auto",
     progress: Callable[[IngestStats, Path | None], None] | None = None,
 ) -> IngestStats:
     """Read, split, embed and upsert ``paths`` into ``index`` (created if missing, with a
     ``source`` metadata index made before the first write). Files are read lazily and fed to
     the ingestion pipeline, which embeds and writes concurrently."""
     files = find_files(paths)
+    chosen = resolve_splitter(splitter)
+    if not 0 <= chunk_overlap < chunk_size:
+        raise ValidationError(
+            f"chunk_overlap ({chunk_overlap}) must be at least 0 and below chunk_size "
+            f"({chunk_size})"
+        )
     dims = require_model(model).dimensions
     if dims is None:
         raise ValidationError(f"{model} is not an embedding model with known dimensions")
@@ -204,14 +259,14 @@ def ingest(
         if "source" not in {m.property_name for m in vectorize.list_metadata_indexes(index)}:
             mutation = vectorize.create_metadata_index(index, "source", "string")
             vectorize.wait_for_mutation(index, mutation.mutation_id, timeout=120)
-    stats = IngestStats()
+    stats = IngestStats(splitter=chosen)
     started = time.perf_counter()
     current: list[Path | None] = [None]
 
     def records() -> Iterator[Record]:
         root = Path.cwd().resolve()
         for path, chunks in iter_chunks(
-            files, root, chunk_size=chunk_size, chunk_overlap=chunk_overlap
+            files, root, chunk_size=chunk_size, chunk_overlap=chunk_overlap, splitter=chosen
         ):
             stats.documents += 1
             stats.chunks += len(chunks)

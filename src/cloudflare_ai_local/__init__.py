@@ -6,7 +6,7 @@ shapes, error envelopes and limits so a client can be developed and tested offli
 """
 
 from .app import EmulatorState, create_app, emulator_state
-from .config import EmulatorConfig, FaultConfig
+from .config import EmulatorConfig, FaultConfig, UnsafeExposureError
 from .server import LocalCloudflare, serve
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "EmulatorState",
     "FaultConfig",
     "LocalCloudflare",
+    "UnsafeExposureError",
     "create_app",
     "emulator_state",
     "serve",

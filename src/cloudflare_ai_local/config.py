@@ -6,6 +6,7 @@ without importing Starlette.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,40 @@ from typing import Literal
 
 DEFAULT_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
 DEFAULT_API_TOKEN = "local-emulator-token"  # noqa: S105 - a fixed, public test token
+
+
+class UnsafeExposureError(ValueError):
+    """Serving off loopback with the public default token (or an unusable token)."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach: 127.0.0.0/8, ::1 and ``localhost``.
+    Any other name counts as reachable from the network (it may resolve to anything)."""
+    name = host.strip().strip("[]").lower().rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def check_exposure(host: str, api_token: str) -> None:
+    """Refuse to serve on an address other machines can reach with the emulator's well-known
+    default token, which would let anyone there use it. Loopback needs no token of its own."""
+    if not api_token or any(c.isspace() for c in api_token):
+        raise UnsafeExposureError("the emulator's API token must be non-empty, without spaces")
+    if api_token == DEFAULT_API_TOKEN and not is_loopback(host):
+        raise UnsafeExposureError(
+            f"refusing to serve on {host or '(all addresses)'} with the emulator's public "
+            "default token, which anyone who can reach it could use: choose a token of your "
+            "own (cloudflare-ai serve --token, or CLOUDFLARE_AI_LOCAL_TOKEN; api_token= in "
+            "Python) or listen on 127.0.0.1"
+        )
+
 
 FaultKind = Literal["429", "3040", "500", "502", "503", "drop", "timeout", "stream_cut"]
 FAULT_KINDS: tuple[str, ...] = ("429", "3040", "500", "502", "503", "drop", "timeout", "stream_cut")

@@ -14,7 +14,13 @@ from typing import Any
 import uvicorn
 
 from .app import EmulatorState, create_app, emulator_state
-from .config import DEFAULT_ACCOUNT_ID, DEFAULT_API_TOKEN, EmulatorConfig, FaultConfig
+from .config import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_API_TOKEN,
+    EmulatorConfig,
+    FaultConfig,
+    check_exposure,
+)
 from .faults import ConnectionDropped
 from .gateway import GatewayLogEntry
 
@@ -142,6 +148,7 @@ class LocalCloudflare:
     def start(self) -> LocalCloudflare:
         if self._server is not None:
             return self
+        check_exposure(self.host, self.api_token)
         self.port = self._requested_port or _free_port(self.host)
         config = uvicorn.Config(
             self.app,
@@ -216,7 +223,12 @@ def serve(
     api_token: str = DEFAULT_API_TOKEN,
     account_id: str = DEFAULT_ACCOUNT_ID,
 ) -> None:
-    """Run the emulator in the foreground until interrupted."""
+    """Run the emulator in the foreground until interrupted.
+
+    Off loopback (any ``host`` but 127.0.0.0/8, ::1 and localhost) an ``api_token`` other than
+    the public default is required: :class:`~.config.UnsafeExposureError` otherwise, raised
+    before anything is bound."""
+    check_exposure(host, api_token)
     faults = faults or FaultConfig()
     if latency_ms:
         faults = _replace(faults, latency_ms=latency_ms)
