@@ -377,9 +377,7 @@ if typer is not None:
         """Index a metadata property so queries can filter on it (only vectors written
         afterwards are filterable)."""
         with _vectorize(index) as db:
-            mutation = db.create_metadata_index(index, property_name, index_type)
-            if wait:
-                db.wait_for_mutation(index, mutation.mutation_id, timeout=120)
+            db.create_metadata_index(index, property_name, index_type, wait=wait)
         typer.echo(f"metadata index on {property_name!r} ({index_type}) for {index}")
 
     @metadata_app.command("list", cls=_Command)

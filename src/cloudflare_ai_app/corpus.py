@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
+
+from cloudflare_ai.documents import document_id
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,9 @@ def load_corpus() -> list[Passage]:
         for number, paragraph in enumerate(p.strip() for p in body.split("\n\n")):
             if not paragraph:
                 continue
-            digest = hashlib.sha256(f"{entry.name}\n{paragraph}".encode()).hexdigest()[:32]
             passages.append(
                 Passage(
-                    id=digest,
+                    id=document_id(paragraph, {"source": entry.name}),
                     text=paragraph,
                     source=f"{entry.name}#{number + 1}",
                     title=meta.get("title", entry.name),

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from cloudflare_ai.documents import TEXT_KEY
 from cloudflare_ai.models import DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL, require_model
 from cloudflare_ai.vectorize import Vector, VectorizeClient
 from cloudflare_ai.workers_ai import WorkersAIClient
@@ -18,7 +19,6 @@ from .corpus import Passage, load_corpus
 
 DEMO_INDEX = "cloudflare-ai-demo"
 DEFAULT_QUESTION = "When do I have to create a metadata index for Vectorize filters to work?"
-TEXT_KEY = "text"
 
 
 def ingest(
@@ -33,10 +33,9 @@ def ingest(
     passages with their text in metadata. Safe to re-run: ids come from content."""
     dims = require_model(embedding_model).dimensions
     assert dims is not None
-    vectorize.create_index(index, dimensions=dims, metric="cosine", exist_ok=True)
-    if "topic" not in {m.property_name for m in vectorize.list_metadata_indexes(index)}:
-        mutation = vectorize.create_metadata_index(index, "topic", "string")
-        vectorize.wait_for_mutation(index, mutation.mutation_id, timeout=60)
+    vectorize.ensure_index(
+        index, dimensions=dims, metric="cosine", metadata_indexes={"topic": "string"}
+    )
     vectors = workers_ai.embed([p.text for p in passages], model=embedding_model).vectors
     records = [
         Vector(

@@ -45,9 +45,8 @@ def langchain_rag(
     kwargs = connection.client_kwargs()
     embeddings = WorkersAIEmbeddings(**kwargs)
     store = VectorizeVectorStore(embeddings, index_name, wait_for_writes=True, **kwargs)
-    store.create_index(exist_ok=True)
-    if "topic" not in {m.property_name for m in store.list_metadata_indexes()}:
-        store.create_metadata_index("topic")  # before writing, or filters would miss them
+    # the metadata index before writing, or filters would miss the documents
+    store.create_index(exist_ok=True, metadata_indexes={"topic": "string"})
     passages = passages if passages is not None else load_corpus()
     documents = [
         Document(p.text, id=p.id, metadata={"source": p.source, "title": p.title, **p.metadata})

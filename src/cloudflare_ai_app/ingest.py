@@ -14,7 +14,6 @@ keep chunk ids stable across machines with different extras.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cloudflare_ai.config import ClientSettings
+from cloudflare_ai.documents import TEXT_KEY, document_id
 from cloudflare_ai.errors import ValidationError
 from cloudflare_ai.models import DEFAULT_EMBEDDING_MODEL, require_model
 from cloudflare_ai.pipeline import Progress, Record
@@ -205,8 +205,9 @@ def split(
 
 
 def chunk_id(source: str, text: str) -> str:
-    """The id of a chunk: the same file and text always give the same id."""
-    return hashlib.sha256(f"{source}\n{text}".encode()).hexdigest()[:48]
+    """The id of a chunk: the same file and text always give the same id (the library's one
+    scheme, :func:`~cloudflare_ai.documents.document_id`, over the text and its source)."""
+    return document_id(text, {"source": source})
 
 
 def iter_chunks(
@@ -237,7 +238,7 @@ def ingest(
     model: str = DEFAULT_EMBEDDING_MODEL,
     chunk_size: int = 256,
     chunk_overlap: int = 32,
-    text_key: str = "text",
+    text_key: str = TEXT_KEY,
     splitter: Splitter = "auto",
     progress: Callable[[IngestStats, Path | None], None] | None = None,
 ) -> IngestStats:
@@ -255,10 +256,9 @@ def ingest(
     if dims is None:
         raise ValidationError(f"{model} is not an embedding model with known dimensions")
     with VectorizeClient(settings=settings) as vectorize:
-        vectorize.create_index(index, dimensions=dims, metric="cosine", exist_ok=True)
-        if "source" not in {m.property_name for m in vectorize.list_metadata_indexes(index)}:
-            mutation = vectorize.create_metadata_index(index, "source", "string")
-            vectorize.wait_for_mutation(index, mutation.mutation_id, timeout=120)
+        vectorize.ensure_index(
+            index, dimensions=dims, metric="cosine", metadata_indexes={"source": "string"}
+        )
     stats = IngestStats(splitter=chosen)
     started = time.perf_counter()
     current: list[Path | None] = [None]

@@ -6,23 +6,21 @@ is then packed into chunks of at most ``chunk_size`` tokens from whole paragraph
 that is too long is cut into sentences, and a sentence that is too long into words. Neighbouring
 chunks of a section share up to ``chunk_overlap`` tokens of whole paragraphs or sentences.
 
-Tokens are estimated without a tokenizer: the larger of the count of words and punctuation
-marks (each CJK character counting as a word) and a quarter of the characters. For English
-prose that is at or a little above what the embedding models' tokenizers count, so the estimate
-does not push a chunk past a model's input limit. The output depends only on the text and the
-two sizes.
+Tokens are counted with the library's estimate (:func:`cloudflare_ai.tokens.estimate_tokens`,
+without the model's two special tokens), the same one the client uses to check an embedding
+input against the model's limit: a chunk of at most that model's limit is never cut. The
+estimate is additive over words and marks, so a chunk's size is the sum of its parts'. The
+output depends only on the text and the two sizes.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-#: CJK ideographs, kana and hangul: tokenizers split these per character, so each counts as one.
-_CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_WORDS_AND_MARKS = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
+from cloudflare_ai.tokens import SPECIAL_TOKENS, estimate_tokens, truncate_to_tokens
+
 _HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n")
@@ -34,8 +32,9 @@ _SENTENCE_END = re.compile(
 
 
 def count_tokens(text: str) -> int:
-    """A cautious token estimate (see the module's docstring)."""
-    return max(len(_WORDS_AND_MARKS.findall(text)), math.ceil(len(text) / 4))
+    """The library's token estimate of ``text`` as part of one input (see the module's
+    docstring)."""
+    return estimate_tokens(text) - SPECIAL_TOKENS
 
 
 def markdown_sections(text: str) -> list[str]:
@@ -104,18 +103,17 @@ class _Piece:
     #: What joins this piece to the one before it in a chunk: a paragraph break, a space, or
     #: nothing between the parts of a word too long for a chunk.
     joiner: str
-    words: int  # words and punctuation marks
+    tokens: int  # count_tokens(text)
 
     @classmethod
     def of(cls, text: str, joiner: str) -> _Piece:
-        return cls(text, joiner, len(_WORDS_AND_MARKS.findall(text)))
+        return cls(text, joiner, count_tokens(text))
 
 
 def _size(parts: list[_Piece]) -> int:
     """``count_tokens`` of the joined parts, or a little more (parts of a long word may count
-    as separate words): the counts add up because the joiners are white space."""
-    chars = sum(len(p.text) + (len(p.joiner) if i else 0) for i, p in enumerate(parts))
-    return max(sum(p.words for p in parts), math.ceil(chars / 4))
+    a token more than the whole word): the counts add up because the joiners are white space."""
+    return sum(p.tokens for p in parts)
 
 
 def _word_pieces(sentence: str, limit: int, joiner: str) -> Iterator[_Piece]:
@@ -124,11 +122,11 @@ def _word_pieces(sentence: str, limit: int, joiner: str) -> Iterator[_Piece]:
         if count_tokens(word) <= limit:
             yield _Piece.of(word, joiner)
         else:
-            parts = [
-                part[i : i + limit * 4]
-                for part in _WORDS_AND_MARKS.findall(word)
-                for i in range(0, len(part), limit * 4)
-            ]
+            parts = []
+            while word:
+                part = truncate_to_tokens(word, limit + SPECIAL_TOKENS) or word[:1]
+                parts.append(part)
+                word = word[len(part) :]
             yield _Piece.of(parts[0], joiner)
             yield from (_Piece.of(part, "") for part in parts[1:])
         joiner = " "
@@ -153,11 +151,10 @@ def _pack(pieces: Iterator[_Piece], chunk_size: int, chunk_overlap: int) -> list
     one's last pieces that fit in ``chunk_overlap``."""
     chunks: list[str] = []
     current: list[_Piece] = []
-    words = chars = 0  # running totals of ``current``, as in ``_size``
+    tokens = 0  # running total of ``current``, as in ``_size``
     fresh = 0  # pieces of ``current`` that no earlier chunk holds
     for piece in pieces:
-        grown_chars = chars + len(piece.text) + (len(piece.joiner) if current else 0)
-        if current and max(words + piece.words, math.ceil(grown_chars / 4)) > chunk_size:
+        if current and tokens + piece.tokens > chunk_size:
             if fresh:
                 chunks.append(_join(current))
             carried: list[_Piece] = []
@@ -168,10 +165,8 @@ def _pack(pieces: Iterator[_Piece], chunk_size: int, chunk_overlap: int) -> list
             while carried and _size([*carried, piece]) > chunk_size:
                 carried.pop(0)
             current, fresh = carried, 0
-            words = sum(p.words for p in current)
-            chars = sum(len(p.text) + (len(p.joiner) if i else 0) for i, p in enumerate(current))
-        chars += len(piece.text) + (len(piece.joiner) if current else 0)
-        words += piece.words
+            tokens = _size(current)
+        tokens += piece.tokens
         current.append(piece)
         fresh += 1
     if fresh:
