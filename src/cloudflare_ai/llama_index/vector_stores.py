@@ -99,18 +99,20 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
     node is rebuilt from ``_node_content`` exactly. Vector ids are unique per *index*, not per
     namespace: two namespaces writing the same node id overwrite each other.
 
-    **Index set-up.** Before its first write the store makes sure the index exists (creating
-    it with ``dimensions`` — or the first embedding's length — and ``metric`` when
-    ``create_if_missing``) and that metadata indexes exist for ``ref_doc_id`` and for each
-    property in ``metadata_indexes``. Vectorize filters only see properties that were indexed
+    **Index set-up.** Before its first write the store calls the core's
+    :meth:`~cloudflare_ai.VectorizeClient.ensure_index`: the index exists (created with
+    ``dimensions`` — or the first embedding's length — and ``metric`` when
+    ``create_if_missing``) and metadata indexes exist for ``ref_doc_id`` and for each property
+    (or dotted path, ``"author.name"``) in ``metadata_indexes``. Vectorize filters only see properties that were indexed
     *before* a vector was written, so these are created (and waited for) first. Properties you
     want to filter on must be listed in ``metadata_indexes`` (or indexed by you beforehand).
 
     **Queries.** One Vectorize query per :meth:`query`, asking for all metadata (which caps
     ``similarity_top_k`` at 50: larger values are clamped with a warning). ``filters`` are
-    translated by :func:`~cloudflare_ai.llama_index.filters.to_vectorize_filter` (an
-    unsupported filter raises, nothing is dropped); ``doc_ids`` become ``ref_doc_id $in
-    [...]`` in the same filter. ``node_ids`` restrict the search to those nodes: they are
+    parsed into the core's filter model (:mod:`cloudflare_ai.filters`, exactly as LangChain
+    filters are: an unsupported filter raises, nothing is dropped, and a filter on a property
+    without a metadata index warns); ``doc_ids`` become ``ref_doc_id $in [...]`` in the same
+    filter. ``node_ids`` restrict the search to those nodes: they are
     fetched with ``get_by_ids`` and ranked here with the index's metric (exact, any number of
     ids, and the filters applied with Vectorize's rules to the indexed properties) — one
     ``get_by_ids`` request per 1000 ids instead of the query. ``mode=MMR`` asks for the
@@ -123,21 +125,21 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
     ``1 / (1 + d)``, dot-product as the dot product (Vectorize returns its negative). The
     metric is ``metric`` when given, else read from the index once.
 
-    **delete(ref_doc_id)** removes every node of the document: it queries the document's
-    vectors by ``{"ref_doc_id": id}`` (100 ids per query, no metadata), deletes them, waits
-    until Vectorize has processed that deletion, and repeats until a query finds none. Each
-    round removes what the previous query saw, and waiting makes the next query see the
-    index after the deletion, so the loop ends; if Vectorize kept returning vectors it had
-    already been asked to delete, a :class:`~cloudflare_ai.errors.CloudflareError` is raised
-    rather than looping. Vectors written before the ``ref_doc_id`` metadata index existed
-    (e.g. by other tools) are invisible to this filter.
+    **delete(ref_doc_id)** removes every node of the document through the core's
+    :meth:`~cloudflare_ai.VectorizeClient.delete_matching`: it queries the document's vectors
+    by ``{"ref_doc_id": id}`` (100 ids per query, no metadata), deletes them, waits until
+    Vectorize has processed that deletion, and repeats until a query finds none (raising
+    rather than looping if Vectorize kept returning deleted vectors). Vectors written before
+    the ``ref_doc_id`` metadata index existed (e.g. by other tools) are invisible to this
+    filter. ``delete_nodes(filters=...)`` deletes the same way; a filter on a property without
+    a metadata index is refused.
 
-    **get_nodes / delete_nodes** with ``node_ids`` use ``get_by_ids`` (then keep the nodes in
-    this store's namespace that satisfy ``filters``). With only ``filters`` (or nothing),
-    they list every id of the index (``list``), fetch the vectors and select locally with
-    Vectorize's filter rules over the indexed properties — complete, but proportional to the
-    index size. :meth:`clear` deletes every vector (of the namespace, if one is set) and
-    keeps the index.
+    **get_nodes** (and ``delete_nodes`` with ``node_ids``) use the core's
+    :meth:`~cloudflare_ai.VectorizeClient.select`: by id with ``get_by_ids``, or, with only
+    ``filters`` (or nothing), every id of the index (``list``), keeping the vectors of this
+    store's namespace that satisfy ``filters`` by Vectorize's rules over the indexed
+    properties — complete, but proportional to the index size. :meth:`clear` deletes every
+    vector (of the namespace, if one is set) and keeps the index.
 
     ``wait_for_writes=True`` makes :meth:`add`, :meth:`delete_nodes` and :meth:`clear`
     return only once Vectorize serves the change (it is eventually consistent; writes
