@@ -103,9 +103,10 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
     :meth:`~cloudflare_ai.VectorizeClient.ensure_index`: the index exists (created with
     ``dimensions`` — or the first embedding's length — and ``metric`` when
     ``create_if_missing``) and metadata indexes exist for ``ref_doc_id`` and for each property
-    (or dotted path, ``"author.name"``) in ``metadata_indexes``. Vectorize filters only see properties that were indexed
-    *before* a vector was written, so these are created (and waited for) first. Properties you
-    want to filter on must be listed in ``metadata_indexes`` (or indexed by you beforehand).
+    (or dotted path, ``"author.name"``) in ``metadata_indexes``. Vectorize filters only see
+    properties that were indexed *before* a vector was written, so these are created (and
+    waited for) first. Properties you want to filter on must be listed in
+    ``metadata_indexes`` (or indexed by you beforehand).
 
     **Queries.** One Vectorize query per :meth:`query`, asking for all metadata (which caps
     ``similarity_top_k`` at 50: larger values are clamped with a warning). ``filters`` are
