@@ -476,3 +476,59 @@ def test_emulator_validates_against_every_model() -> None:
     assert {m["name"] for m in only["result"]} == {
         m.name for m in list_models("automatic-speech-recognition")
     }
+
+
+# --- cloudflare-ai models ---------------------------------------------------------------------
+
+
+def run_models(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from cloudflare_ai_app.cli import app
+
+    return CliRunner().invoke(app, ["models", *args])
+
+
+def test_cli_lists_every_model_with_its_task() -> None:
+    result = run_models()
+    assert result.exit_code == 0
+    rows = result.output.splitlines()[1:]
+    assert len(rows) == len(list_models())
+    whisper = next(r for r in rows if r.startswith("@cf/openai/whisper "))
+    assert "automatic-speech-recognition" in whisper and "41.14 neurons per audio minute" in whisper
+    assert "deprecated 2026-05-30" in next(r for r in rows if "llama-2-7b-chat-int8" in r)
+    assert "name only" in next(r for r in rows if "glm-5.3-flash" in r)
+
+
+@pytest.mark.parametrize(
+    "args", [["text-to-speech"], ["--task", "text-to-speech"], ["--task=text-to-speech"]]
+)
+def test_cli_filters_by_task(args: list[str]) -> None:
+    result = run_models(*args)
+    assert result.exit_code == 0
+    names = [row.split()[0] for row in result.output.splitlines()[1:]]
+    assert names == sorted(m.name for m in list_models("text-to-speech"))
+    assert "$0.03 per 1k characters, audio/mpeg" in result.output
+
+
+def test_cli_leaves_out_deprecated_models_on_request() -> None:
+    result = run_models("text-generation", "--no-deprecated")
+    assert result.exit_code == 0
+    assert "llama-2-7b-chat-int8" not in result.output
+    assert "@cf/meta/llama-3-8b-instruct " in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["text-2-image"], "unknown task 'text-2-image'"),
+        (["--task"], "--task needs a task name"),
+        (["--sort", "name"], "unexpected arguments --sort name"),
+    ],
+)
+def test_cli_refuses_bad_arguments(args: list[str], message: str) -> None:
+    from cloudflare_ai_app.cli import CommandError
+
+    result = run_models(*args)
+    assert isinstance(result.exception, CommandError)
+    assert message in str(result.exception)
