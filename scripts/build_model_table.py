@@ -306,7 +306,10 @@ class TypeConverter:
         assert kind == "class"
         end = self.text.index("\n}", start)
         body = self.text[start:end]
-        found = dict(re.findall(r"^\s+(inputs|postProcessedOutputs): (.*?);$", body, re.M | re.S))
+        # A member's type runs to the ";" that ends the line before the next member (indented
+        # two spaces) or the end of the class.
+        member = r"^  (inputs|postProcessedOutputs): (.*?);$(?=\n  [A-Za-z]|\Z)"
+        found = dict(re.findall(member, body, re.M | re.S))
         if set(found) != {"inputs", "postProcessedOutputs"}:
             raise Unsupported(f"{base}: no plain inputs/postProcessedOutputs members")
         return found["inputs"], found["postProcessedOutputs"]
