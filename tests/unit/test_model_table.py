@@ -291,6 +291,16 @@ def test_workers_types_models_without_a_schema_say_why() -> None:
         assert not require_model(name).has_schema
 
 
+def test_workers_types_entries_record_their_whole_types() -> None:
+    entries = [e for e in built()["models"].values() if e["source"]["kind"] == "workers-types"]
+    assert len(entries) == 31
+    for entry in entries:
+        for key in ("inputs", "outputs"):
+            text = entry["source"][key]
+            assert text.count("{") == text.count("}"), (entry["model"]["name"], text)
+            assert text.count("<") == text.count(">"), (entry["model"]["name"], text)
+
+
 #: (valid bodies, invalid bodies) for the schemas derived from the d.ts.
 DERIVED_EXAMPLES: dict[str, tuple[list[Any], list[Any]]] = {
     "@cf/bytedance/stable-diffusion-xl-lightning": (
