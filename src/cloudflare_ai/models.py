@@ -166,7 +166,8 @@ class ModelInfo:
     input_kind: InputKind = "json"
     #: Media type of the answer when it is not JSON (e.g. "image/png", "audio/mpeg"); None
     #: for JSON answers (the ``result`` of the envelope), including models that may answer
-    #: either way (melotts). Streams (text/event-stream) do not count.
+    #: either way (melotts: base64 MP3 in JSON, or MP3; UNCERTAIN which one /ai/run sends).
+    #: Streams (text/event-stream) do not count.
     output_content_type: str | None = None
     #: Every content type the output schema declares, in its order (JSON and SSE included).
     output_content_types: tuple[str, ...] = ()
@@ -174,7 +175,8 @@ class ModelInfo:
     beta: bool = False
     #: The catalog announces a deprecation: a ``planned_deprecation_date`` property (Cloudflare's
     #: docs show "Planned deprecation" before that date and "Deprecated" after it) or
-    #: ``"deprecated": true``.
+    #: ``"deprecated": true``. UNCERTAIN: the reference files may be older than the current
+    #: catalog, which may announce more deprecations.
     deprecated: bool = False
     deprecation_date: str | None = None
     lora: bool = False
