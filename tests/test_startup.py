@@ -94,6 +94,7 @@ def run_cli(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     [
         (["--help"], ["Usage: cloudflare-ai", "serve", "ingest", "ask", "models", "index"]),
         (["models"], ["@cf/baai/bge-base-en-v1.5", "768", "text-embeddings"]),
+        (["models", "--task", "text-to-image"], ["@cf/lykon/dreamshaper-8-lcm", "image/png"]),
         (["models", "--help"], ["Usage: cloudflare-ai models"]),
         (["serve", "--help"], ["--token", "CLOUDFLARE_AI_LOCAL_TOKEN"]),
         (["ask", "--help"], ["--framework"]),

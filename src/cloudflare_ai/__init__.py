@@ -39,7 +39,7 @@ if TYPE_CHECKING:
         ValidationError,
     )
     from .filters import Condition, Filter, UnindexedFilterWarning, UnsupportedFilterError
-    from .models import ModelInfo, get_model, iter_models, require_model
+    from .models import ModelInfo, ModelPrice, get_model, iter_models, list_models, require_model
     from .tokens import InputTruncatedWarning, estimate_tokens, input_token_limit
     from .transport import RetryPolicy
     from .types import (
@@ -92,6 +92,7 @@ _EXPORTS: dict[str, str] = {
     "Match": "types",
     "MetadataIndex": "types",
     "ModelInfo": "models",
+    "ModelPrice": "models",
     "Mutation": "types",
     "MutationTimeoutError": "errors",
     "NotFoundError": "errors",
@@ -121,6 +122,7 @@ _EXPORTS: dict[str, str] = {
     "get_model": "models",
     "input_token_limit": "tokens",
     "iter_models": "models",
+    "list_models": "models",
     "require_model": "models",
 }
 
@@ -167,6 +169,7 @@ __all__ = [
     "Match",
     "MetadataIndex",
     "ModelInfo",
+    "ModelPrice",
     "Mutation",
     "MutationTimeoutError",
     "NotFoundError",
@@ -196,5 +199,6 @@ __all__ = [
     "get_model",
     "input_token_limit",
     "iter_models",
+    "list_models",
     "require_model",
 ]

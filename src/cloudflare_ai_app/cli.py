@@ -517,24 +517,88 @@ if typer is not None:
                 score = f", score {source.score:.3f}" if source.score is not None else ""
                 typer.echo(f"  [{source.number}] {source.source} ({source.title}){score}")
 
-    @app.command(cls=_Command)
-    def models() -> None:
-        """The model table: task, dimensions, context window, batch limit, price."""
-        from cloudflare_ai.models import iter_models
+    @app.command(
+        cls=_Command, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+    )
+    def models(
+        ctx: typer.Context,
+        deprecated: Annotated[
+            bool,
+            typer.Option(
+                "--deprecated/--no-deprecated", help="Include models Cloudflare deprecates."
+            ),
+        ] = True,
+    ) -> None:
+        """The model table: task, dimensions, context window, batch limit, price.
 
-        header = f"{'model':46} {'task':16} {'dims':>5} {'context':>8} {'batch':>5}  price $/M"
+        Name a task to list only its models: cloudflare-ai models text-to-image (or --task
+        text-to-image).
+        """
+        from cloudflare_ai.models import TASKS, list_models
+
+        # The task is read from the extra arguments rather than declared as a str option:
+        # Typer 0.26+ validates every non-bool parameter with pydantic, which this quick
+        # command must not import (tests/test_startup.py).
+        task = _task_argument(list(ctx.args), TASKS)
+        found = list_models(task, include_deprecated=deprecated)  # type: ignore[arg-type]
+        found.sort(key=lambda info: (TASKS.index(info.task), info.name))
+        header = f"{'model':46} {'task':28} {'dims':>5} {'context':>8} {'batch':>5}  price, notes"
         typer.echo(header)
-        for info in iter_models():
-            price = (
-                f"{info.price_input_per_m:g} in"
-                + (f" / {info.price_output_per_m:g} out" if info.price_output_per_m else "")
-                if info.price_input_per_m is not None
-                else "-"
-            )
+        for info in found:
             typer.echo(
-                f"{info.name:46} {info.task:16} {info.dimensions or '-':>5} "
-                f"{info.context_window or '-':>8} {info.max_batch or '-':>5}  {price}"
+                f"{info.name:46} {info.task:28} {info.dimensions or '-':>5} "
+                f"{info.context_window or '-':>8} {info.max_batch or '-':>5}  {_model_notes(info)}"
             )
+
+
+def _task_argument(args: list[str], tasks: tuple[str, ...]) -> str | None:
+    """The task of ``cloudflare-ai models [TASK | --task TASK]``, checked; None when not given."""
+    if args == ["--task"]:
+        raise CommandError("models: --task needs a task name", exit_code=2)
+    if args and args[0] == "--task":
+        args = args[1:]
+    elif args and args[0].startswith("--task="):
+        args = [args[0].removeprefix("--task="), *args[1:]]
+    if not args:
+        return None
+    if len(args) > 1 or args[0].startswith("-"):
+        raise CommandError(f"models: unexpected arguments {' '.join(args)}", exit_code=2)
+    if args[0] not in tasks:
+        raise CommandError(f"unknown task {args[0]!r}; tasks: {', '.join(tasks)}", exit_code=2)
+    return args[0]
+
+
+_TOKEN_UNITS = ("per M input tokens", "per M output tokens")
+
+
+def _price_text(prices: Any) -> str:
+    """The USD prices of a model (the older neuron rates when it has none), in one line."""
+    for currency, sign, suffix in (("USD", "$", ""), ("neurons", "", " neurons")):
+        rows = [p for p in prices if p.currency == currency]
+        if not rows:
+            continue
+        parts = []
+        tokens = [next((p for p in rows if p.unit == unit), None) for unit in _TOKEN_UNITS]
+        if tokens[0] is not None:
+            out = f" / {sign}{tokens[1].price:g} out" if tokens[1] is not None else ""
+            parts.append(f"{sign}{tokens[0].price:g} in{out}{suffix} per M tokens")
+        parts += [f"{sign}{p.price:g}{suffix} {p.unit}" for p in rows if p.unit not in _TOKEN_UNITS]
+        return "; ".join(parts)
+    return "-"
+
+
+def _model_notes(info: Any) -> str:
+    """Prices and flags of one ``ModelInfo`` for ``cloudflare-ai models``."""
+    notes = [_price_text(info.prices)]
+    if info.output_content_type:
+        notes.append(info.output_content_type)
+    if info.beta:
+        notes.append("beta")
+    if info.deprecated:
+        notes.append(f"deprecated {info.deprecation_date or ''}".rstrip())
+    if info.source == "workers-types":
+        notes.append("types only" if info.has_schema else "name only")
+    return ", ".join(notes)
 
 
 def _usage_error_class() -> type[Exception]:
