@@ -26,8 +26,8 @@ test: $(STAMP) lint typecheck
 	$(VENV)/bin/pytest $(PYTEST_REPLAY)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff format --check src tests scripts
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
