@@ -655,6 +655,8 @@ def transcription(answer: Answer) -> Transcription:
         text = best.get("transcript")
         if not isinstance(text, str):
             raise _unexpected(answer, "a transcript", result)
+        # UNCERTAIN: detected_language and metadata.duration are in Deepgram's own answers but
+        # not in Cloudflare's output schema for nova-3; they are read when present.
         metadata = result.get("metadata") if isinstance(result.get("metadata"), Mapping) else {}
         words = _words(best.get("words"))
         return Transcription(
