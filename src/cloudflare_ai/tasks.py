@@ -299,7 +299,8 @@ def _raw_payload(raw: Media, rest: Mapping[str, Any]) -> Payload:
 def run_payload(model: str, inputs: Any) -> Payload:
     """The body of ``run(model, inputs)``: JSON as given, with media values put in the form the
     model's schema asks for; media alone as the raw body. Nothing is validated here."""
-    if media.is_media_value(inputs):
+    if media.is_media_value(inputs) or isinstance(inputs, str):
+        # A str alone is a file path (inside a mapping, a str is always text).
         return _raw_payload(file_input(inputs, "inputs"), {})
     if not isinstance(inputs, Mapping):
         raise ValidationError(

@@ -990,7 +990,8 @@ class WorkersAIClient(_WorkersAIBase):
         """Run any model with its raw input object (or, for a model whose input is a file, the
         media alone: bytes, a path or a binary file object).
 
-        Media values in ``inputs`` (bytes, paths, binary file objects) are sent in the form the
+        Media values in ``inputs`` (bytes, :class:`pathlib.Path` s, binary file objects; a
+        ``str`` there is always text) are sent in the form the
         model's schema asks for: an integer array, base64 text, the raw body, or multipart
         form data. A binary answer (``image/*``, ``audio/*``) comes back as a
         :class:`BinaryResult` (an :class:`ImageResult` or :class:`AudioResult`) holding the

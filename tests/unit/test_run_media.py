@@ -148,7 +148,9 @@ def test_run_with_media_alone_sends_the_raw_body(mode: str, tmp_path: Path) -> N
     api("run", WHISPER, path)
     api("run", WHISPER, io.BytesIO(MP3))
     api("run", "@cf/microsoft/resnet-50", PNG)
-    wav, mp3, png = api.requests
+    api("run", WHISPER, str(path))
+    wav, mp3, png, from_str = api.requests
+    assert from_str.content == WAV
     assert (wav.content, wav.headers["content-type"]) == (WAV, "audio/wav")
     assert (mp3.content, mp3.headers["content-type"]) == (MP3, "audio/mpeg")
     assert (png.content, png.headers["content-type"]) == (PNG, "image/png")
@@ -185,6 +187,8 @@ def test_run_refuses_inputs_that_are_neither_a_mapping_nor_media(mode: str) -> N
     assert info.value.field == "inputs"
     with pytest.raises(ValidationError, match="inputs is empty"):
         api("run", SDXL, b"")
+    with pytest.raises(ValidationError, match="inputs: no such file 'a prompt'"):
+        api("run", SDXL, "a prompt")
     assert api.requests == []
 
 
