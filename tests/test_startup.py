@@ -14,6 +14,8 @@ import cloudflare_ai
 
 #: Imported by the clients, not needed to list names or models.
 HEAVY = ("httpx", "numpy", "pydantic", "orjson")
+#: Imported only by the functions that check or read media and validate task inputs.
+ON_USE = ("PIL", "jsonschema")
 
 
 def loaded_after(code: str) -> set[str]:
@@ -28,6 +30,17 @@ def loaded_after(code: str) -> set[str]:
 def test_importing_the_package_loads_nothing_heavy() -> None:
     loaded = loaded_after("import cloudflare_ai")
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_clients_load_pillow_and_jsonschema_only_when_a_task_needs_them() -> None:
+    loaded = loaded_after(
+        "import cloudflare_ai as cf\n"
+        "client = cf.WorkersAIClient(account_id='a' * 32, api_token='t')\n"
+        "cf.AsyncWorkersAIClient(account_id='a' * 32, api_token='t')\n"
+        "cf.ImageResult, cf.Transcription, cf.BinaryResult, cf.MediaInput\n"
+        "import cloudflare_ai.tasks, cloudflare_ai.media"
+    )
+    assert not loaded & set(ON_USE), loaded & set(ON_USE)
 
 
 def test_the_model_table_needs_no_http_client() -> None:
@@ -63,6 +76,7 @@ def test_star_import_gives_every_name() -> None:
 #: Not needed to print help or the model table.
 CLI_UNNEEDED = (
     *HEAVY,
+    *ON_USE,
     "rich",
     "cloudflare_ai_local",
     "uvicorn",

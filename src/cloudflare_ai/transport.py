@@ -330,5 +330,17 @@ def envelope_result(response: httpx.Response, request: Request) -> Any:
     return data
 
 
+def envelope_page(response: httpx.Response, request: Request) -> tuple[Any, dict[str, Any]]:
+    """``result`` and ``result_info`` (paging: page, per_page, count, total_count) of an
+    envelope, raising like :func:`envelope_result` on ``success: false``."""
+    data = decode_json(response)
+    if isinstance(data, dict) and "success" in data:
+        if data.get("success") is False:
+            raise error_from_response(response, response.content, path=request.label)
+        info = data.get("result_info")
+        return data.get("result"), info if isinstance(info, dict) else {}
+    return data, {}
+
+
 def response_headers(response: httpx.Response, prefix: str = "cf-") -> dict[str, str]:
     return {k.lower(): v for k, v in response.headers.items() if k.lower().startswith(prefix)}

@@ -7,8 +7,11 @@ these types so adapters translate one shape, and keep the original under ``raw``
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
-from typing import Any, Literal
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -206,4 +209,127 @@ class RunResult(_Model):
     result: Any
     gateway: GatewayInfo | None = None
     request_id: str | None = None
+    #: Token counts (and cost, where priced) when the result reports ``usage``.
+    usage: Usage | None = None
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
+
+
+# --- media and the other Workers AI tasks ---------------------------------------------------
+
+
+class _Frozen(_Model):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class BinaryResult(_Frozen):
+    """A binary answer of ``/ai/run`` (an image, audio) with the call's metadata.
+
+    ``data`` is the response body itself, never decoded from or copied through JSON."""
+
+    model: str
+    data: bytes = Field(repr=False)
+    #: The media type of ``data`` (``image/png``, ``audio/mpeg``, ...), without parameters.
+    content_type: str
+    gateway: GatewayInfo | None = None
+    request_id: str | None = None
+    usage: Usage | None = None
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @property
+    def extension(self) -> str | None:
+        """The usual file extension of ``content_type`` (``.png``), or None when unknown."""
+        from .media import extension_for
+
+        return extension_for(self.content_type)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``data`` to ``path`` and return where it went. The right extension is added
+        when ``path`` has none; one naming another format is refused (ValidationError)."""
+        from .media import save_path
+
+        target = save_path(path, self.content_type)
+        target.write_bytes(self.data)
+        return target
+
+
+class ImageResult(BinaryResult):
+    """A generated image."""
+
+    @cached_property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        from .media import image_size
+
+        return image_size(self.data)
+
+    @cached_property
+    def is_blank(self) -> bool:
+        """Whether the image is all black: what Workers AI sends back when its safety filter
+        refuses a prompt."""
+        from .media import is_blank_image
+
+        return is_blank_image(self.data)
+
+
+class AudioResult(BinaryResult):
+    """Generated speech."""
+
+
+class Word(NamedTuple):
+    """One transcribed word and when it is spoken (seconds; None where the model gives no
+    time)."""
+
+    word: str
+    start: float | None
+    end: float | None
+
+
+class Transcription(_Frozen):
+    """What a speech recognition model heard."""
+
+    model: str
+    text: str
+    #: The spoken language, where the model detects or reports it.
+    language: str | None = None
+    words: list[Word] = Field(default_factory=list)
+    #: Subtitles in WebVTT, where the model produces them.
+    vtt: str | None = None
+    #: Length of the audio in seconds, where the model reports it.
+    duration: float | None = None
+    word_count: int | None = None
+    gateway: GatewayInfo | None = None
+    request_id: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class Label(NamedTuple):
+    """A class a classifier assigned, with its confidence (0..1)."""
+
+    label: str
+    score: float
+
+
+class Box(NamedTuple):
+    """A bounding box in the image's pixel coordinates."""
+
+    xmin: float
+    ymin: float
+    xmax: float
+    ymax: float
+
+
+class Detection(NamedTuple):
+    """An object found in an image."""
+
+    label: str
+    score: float
+    box: Box | None
+
+
+class Ranked(NamedTuple):
+    """A passage's place in a reranking: its index in the input, its score, and the text."""
+
+    # Shadows tuple.index(), which nobody calls on a ranking; the name is what it is.
+    index: int  # type: ignore[assignment]
+    score: float
+    passage: str

@@ -13,16 +13,38 @@ import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, Literal, Self, TypedDict, Unpack
+from typing import Any, Literal, Self, TypedDict, Unpack, cast
 
 import httpx
 import orjson
 
+from . import tasks
 from .config import ClientSettings, GatewaySettings
 from .errors import APIError, StreamError, ValidationError
-from .models import DEFAULT_EMBEDDING_BATCH, DEFAULT_EMBEDDING_MODEL, get_model
+from .media import MediaInput, is_binary_content_type
+from .models import (
+    DEFAULT_EMBEDDING_BATCH,
+    DEFAULT_EMBEDDING_MODEL,
+    ModelInfo,
+    get_model,
+    iter_models,
+)
 from .responses import parse_chat_result, parse_usage
 from .streaming import StopSequences, StreamDecoder, aggregate, aiter_sse, iter_sse
+from .tasks import (
+    DEFAULT_DESCRIBE_PROMPT,
+    DEFAULT_IMAGE_CLASSIFICATION_MODEL,
+    DEFAULT_IMAGE_MODEL,
+    DEFAULT_IMAGE_TO_TEXT_MODEL,
+    DEFAULT_OBJECT_DETECTION_MODEL,
+    DEFAULT_RERANK_MODEL,
+    DEFAULT_SPEECH_MODEL,
+    DEFAULT_SUMMARIZATION_MODEL,
+    DEFAULT_TEXT_CLASSIFICATION_MODEL,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    DEFAULT_TRANSLATION_MODEL,
+    TaskCall,
+)
 from .tokens import (
     InputTruncatedWarning,
     LongInputs,
@@ -37,18 +59,30 @@ from .transport import (
     RetryPolicy,
     SyncTransport,
     decode_json,
+    envelope_page,
     envelope_result,
     response_headers,
 )
 from .types import (
+    AudioResult,
+    BinaryResult,
     ChatChunk,
     ChatResponse,
+    Detection,
     EmbeddingResponse,
     GatewayInfo,
+    ImageResult,
+    Label,
+    Ranked,
     RunResult,
     ToolCallDelta,
+    Transcription,
     Usage,
 )
+
+#: Pages fetched at most by ``list_models(online=True)`` (a guard against a server that
+#: ignores ``page``).
+MAX_MODEL_PAGES = 50
 
 Api = Literal["native", "openai"]
 ToolChoice = Literal["auto", "none", "required", "any"] | str | Mapping[str, Any]
@@ -269,11 +303,80 @@ class _WorkersAIBase:
         params: Mapping[str, Any] | None = None,
         gateway: GatewaySettings | str | None = None,
         headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
     ) -> Request:
         gw = self._gateway(gateway) if method == "POST" else None
         url, label, extra = self._url(suffix, gw)
+        typed = {"content-type": content_type} if content_type else {}
         return Request(
-            method, url, json=json, params=params, headers={**extra, **(headers or {})}, label=label
+            method,
+            url,
+            json=json,
+            content=content,
+            params=params,
+            headers={**extra, **typed, **(headers or {})},
+            label=label,
+        )
+
+    # --- run and the task methods ---------------------------------------------------------------
+    def _payload_request(
+        self,
+        model: str,
+        payload: tasks.Payload,
+        *,
+        gateway: GatewaySettings | str | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Request:
+        return self._request(
+            "POST",
+            f"run/{model}",
+            json=payload.json,
+            content=payload.content,
+            content_type=payload.content_type,
+            params=payload.params,
+            gateway=gateway,
+            headers=headers,
+        )
+
+    def _run_request(
+        self,
+        model: str,
+        inputs: Mapping[str, Any] | MediaInput,
+        gateway: GatewaySettings | str | None,
+        headers: Mapping[str, str] | None,
+    ) -> Request:
+        payload = tasks.run_payload(model, inputs)
+        return self._payload_request(model, payload, gateway=gateway, headers=headers)
+
+    def _task_request(self, call: TaskCall[Any], gateway: GatewaySettings | str | None) -> Request:
+        return self._payload_request(call.model, call.payload, gateway=gateway)
+
+    @staticmethod
+    def _answer(model: str, response: httpx.Response, request: Request) -> RunResult | BinaryResult:
+        """A ``/ai/run`` answer: media (by its content type) as they came, JSON unwrapped from
+        the envelope."""
+        headers = response_headers(response)
+        gateway = GatewayInfo.from_headers(headers)
+        content_type = response.headers.get("content-type")
+        if is_binary_content_type(content_type):
+            return tasks.binary_answer(
+                model,
+                response.content,
+                content_type or "application/octet-stream",
+                gateway=gateway,
+                request_id=headers.get("cf-ray"),
+                headers=headers,
+            )
+        result = envelope_result(response, request)
+        usage = result.get("usage") if isinstance(result, dict) else None
+        return RunResult(
+            model=model,
+            result=result,
+            gateway=gateway,
+            request_id=headers.get("cf-ray"),
+            usage=parse_usage(usage, model),
+            headers=headers,
         )
 
     # --- chat -------------------------------------------------------------------------------
@@ -548,13 +651,50 @@ class _WorkersAIBase:
             requests=requests,
         )
 
-    def _models_request(self, task: str | None, search: str | None, per_page: int) -> Request:
+    # --- the model catalog ----------------------------------------------------------------------
+    @staticmethod
+    def _models_offline(task: str | None, search: str | None) -> list[ModelInfo]:
+        wanted = tasks.task_slug(task) if task else None
+        needle = (search or "").lower()
+        return [
+            info
+            for info in iter_models()
+            if (wanted is None or tasks.task_slug(info.task) == wanted)
+            and (needle in info.name.lower() or needle in info.description.lower())
+        ]
+
+    def _models_request(
+        self, task: str | None, search: str | None, per_page: int, page: int = 1
+    ) -> Request:
+        if per_page < 1:
+            raise ValidationError(f"per_page must be at least 1, got {per_page}", field="per_page")
         params: dict[str, Any] = {"per_page": per_page}
+        if page > 1:
+            params["page"] = page
         if task:
-            params["task"] = task
+            params["task"] = tasks.task_name(task)
         if search:
             params["search"] = search
         return self._request("GET", "models/search", params=params)
+
+    @staticmethod
+    def _models_page(
+        response: httpx.Response, request: Request, per_page: int, seen: dict[str, ModelInfo]
+    ) -> bool:
+        """Add one page of the model search to ``seen``; whether another page may follow."""
+        result, info = envelope_page(response, request)
+        entries = [
+            e for e in result or [] if isinstance(e, dict) and isinstance(e.get("name"), str)
+        ]
+        new = 0
+        for entry in entries:
+            if entry["name"] not in seen:
+                seen[entry["name"]] = _catalog_model(entry)
+                new += 1
+        total = info.get("total_count") if isinstance(info, dict) else None
+        if isinstance(total, int) and len(seen) >= total:
+            return False
+        return new > 0 and len(entries) >= per_page
 
 
 class QueryCache:
@@ -589,6 +729,23 @@ class QueryCache:
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+
+def _catalog_model(entry: dict[str, Any]) -> ModelInfo:
+    """The table's entry for a model the search API lists, or a minimal one built from the
+    listing (which carries no schemas) for a model the table does not know."""
+    known = get_model(entry["name"])
+    if known is not None:
+        return known
+    task = entry.get("task")
+    name = task.get("name") if isinstance(task, dict) else None
+    return ModelInfo(
+        name=entry["name"],
+        # Cloudflare's task name as a slug ("text-to-image"), the table's spelling of tasks.
+        task=cast(Any, tasks.task_slug(str(name or ""))),
+        description=str(entry.get("description") or ""),
+        catalog=entry,
+    )
 
 
 def _batches(items: list[str], size: int) -> list[list[str]]:
@@ -825,24 +982,23 @@ class WorkersAIClient(_WorkersAIBase):
     def run(
         self,
         model: str,
-        inputs: Mapping[str, Any],
+        inputs: Mapping[str, Any] | MediaInput,
         *,
         gateway: GatewaySettings | str | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> RunResult:
-        """Run any model with its raw input object; returns its raw ``result``."""
-        request = self._request(
-            "POST", f"run/{model}", json=dict(inputs), gateway=gateway, headers=headers
-        )
-        response = self._transport.send(request)
-        headers_ = response_headers(response)
-        return RunResult(
-            model=model,
-            result=envelope_result(response, request),
-            gateway=GatewayInfo.from_headers(headers_),
-            request_id=headers_.get("cf-ray"),
-            headers=headers_,
-        )
+    ) -> RunResult | BinaryResult:
+        """Run any model with its raw input object (or, for a model whose input is a file, the
+        media alone: bytes, a path or a binary file object).
+
+        Media values in ``inputs`` (bytes, :class:`pathlib.Path` s, binary file objects; a
+        ``str`` there is always text) are sent in the form the
+        model's schema asks for: an integer array, base64 text, the raw body, or multipart
+        form data. A binary answer (``image/*``, ``audio/*``) comes back as a
+        :class:`BinaryResult` (an :class:`ImageResult` or :class:`AudioResult`) holding the
+        response body as it came; a JSON answer as a :class:`RunResult` with its ``result``.
+        The input is not checked here: use the task methods for that."""
+        request = self._run_request(model, inputs, gateway, headers)
+        return self._answer(model, self._transport.send(request), request)
 
     def chat(
         self,
@@ -937,13 +1093,221 @@ class WorkersAIClient(_WorkersAIBase):
         self.query_cache.put(key, vector)
         return vector
 
+    def generate_image(
+        self,
+        prompt: str,
+        *,
+        model: str = DEFAULT_IMAGE_MODEL,
+        negative_prompt: str | None = None,
+        num_steps: int | None = None,
+        guidance: float | None = None,
+        seed: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        image: MediaInput | None = None,
+        mask: MediaInput | None = None,
+        strength: float | None = None,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> ImageResult:
+        """Generate an image from ``prompt`` (text-to-image; with ``image`` and ``strength``,
+        image-to-image; with ``mask``, inpainting, where the model supports it).
+
+        Arguments map to the model's own inputs (``num_steps`` is ``steps`` on FLUX models);
+        one the model does not take, or a value its schema refuses, is a ValidationError
+        before anything is sent. ``options`` passes other inputs under their schema names.
+        Binary answers and ``{"image": base64}`` answers both become an :class:`ImageResult`;
+        check ``.is_blank``: a prompt the safety filter refuses comes back all black.
+        """
+        call = tasks.image_call(
+            model,
+            prompt,
+            negative_prompt=negative_prompt,
+            num_steps=num_steps,
+            guidance=guidance,
+            seed=seed,
+            width=width,
+            height=height,
+            image=image,
+            mask=mask,
+            strength=strength,
+            options=options,
+        )
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, self._transport.send(request), request))
+
+    def transcribe(
+        self,
+        audio: MediaInput,
+        *,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        prompt: str | None = None,
+        content_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> Transcription:
+        """Transcribe speech (automatic speech recognition).
+
+        ``audio`` is bytes, a path or a binary file object in a common format (recognised from
+        its first bytes; ``content_type`` names any other). ``language`` and ``prompt`` (the
+        ``initial_prompt`` of whisper-large-v3-turbo) go to models that take them. Returns the
+        text with, where the model gives them, the language, timed words, WebVTT subtitles and
+        the duration.
+        """
+        call = tasks.transcribe_call(
+            model,
+            audio,
+            language=language,
+            prompt=prompt,
+            content_type=content_type,
+            options=options,
+        )
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, self._transport.send(request), request))
+
+    def translate(
+        self,
+        text: str,
+        *,
+        target_lang: str,
+        source_lang: str = "en",
+        model: str = DEFAULT_TRANSLATION_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> str:
+        """Translate ``text`` into ``target_lang`` (a language code such as ``"fr"``; checked
+        against the model's list where its schema has one)."""
+        call = tasks.translate_call(
+            model, text, target_lang=target_lang, source_lang=source_lang, options=options
+        )
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, self._transport.send(request), request))
+
+    def summarize(
+        self,
+        text: str,
+        *,
+        max_length: int | None = None,
+        model: str = DEFAULT_SUMMARIZATION_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> str:
+        """Summarise ``text`` (``max_length``: the summary's length limit in tokens)."""
+        call = tasks.summarize_call(model, text, max_length=max_length, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, self._transport.send(request), request))
+
+    def classify_text(
+        self,
+        text: str,
+        *,
+        model: str = DEFAULT_TEXT_CLASSIFICATION_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> list[Label]:
+        """Classify ``text`` (sentiment with the default model): labels with scores, best first."""
+        call = tasks.classify_text_call(model, text, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, self._transport.send(request), request))
+
+    def classify_image(
+        self,
+        image: MediaInput,
+        *,
+        model: str = DEFAULT_IMAGE_CLASSIFICATION_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> list[Label]:
+        """Classify an image: labels with scores, best first."""
+        call = tasks.classify_image_call(model, image, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, self._transport.send(request), request))
+
+    def detect_objects(
+        self,
+        image: MediaInput,
+        *,
+        model: str = DEFAULT_OBJECT_DETECTION_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> list[Detection]:
+        """Find objects in an image: label, score and bounding box of each, best first."""
+        call = tasks.detect_objects_call(model, image, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, self._transport.send(request), request))
+
+    def describe_image(
+        self,
+        image: MediaInput,
+        *,
+        prompt: str = DEFAULT_DESCRIBE_PROMPT,
+        max_tokens: int | None = None,
+        model: str = DEFAULT_IMAGE_TO_TEXT_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> str:
+        """Describe an image in words, or answer ``prompt`` about it (image-to-text)."""
+        call = tasks.describe_image_call(
+            model, image, prompt=prompt, max_tokens=max_tokens, options=options
+        )
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, self._transport.send(request), request))
+
+    def rerank(
+        self,
+        query: str,
+        passages: Sequence[str],
+        *,
+        top_k: int | None = None,
+        model: str = DEFAULT_RERANK_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> list[Ranked]:
+        """Order ``passages`` by relevance to ``query``: ``(index, score, passage)`` best first,
+        the ``top_k`` best when given."""
+        call = tasks.rerank_call(model, query, passages, top_k=top_k, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, self._transport.send(request), request))
+
+    def speak(
+        self,
+        text: str,
+        *,
+        model: str = DEFAULT_SPEECH_MODEL,
+        voice: str | None = None,
+        language: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> AudioResult:
+        """Text to speech: the audio and its content type (``voice`` is the model's speaker;
+        base64 answers such as melotts's are decoded)."""
+        call = tasks.speak_call(model, text, voice=voice, language=language, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, self._transport.send(request), request))
+
     def list_models(
-        self, *, task: str | None = None, search: str | None = None, per_page: int = 100
-    ) -> list[dict[str, Any]]:
-        """Models from Cloudflare's catalog (``/ai/models/search``)."""
-        request = self._models_request(task, search, per_page)
-        result = envelope_result(self._transport.send(request), request)
-        return list(result or [])
+        self,
+        task: str | None = None,
+        *,
+        online: bool = False,
+        search: str | None = None,
+        per_page: int = 100,
+    ) -> list[ModelInfo]:
+        """Models of one task (``"Text-to-Image"`` or ``"text-to-image"``; all when None),
+        optionally only those whose name or description contains ``search``.
+
+        Offline (the default) from the bundled model table; with ``online=True`` from
+        Cloudflare's model search (every page), the table's entries standing for the models
+        it knows and minimal ones (no schemas) for the others."""
+        if not online:
+            return self._models_offline(task, search)
+        seen: dict[str, ModelInfo] = {}
+        for page in range(1, MAX_MODEL_PAGES + 1):
+            request = self._models_request(task, search, per_page, page)
+            if not self._models_page(self._transport.send(request), request, per_page, seen):
+                break
+        return list(seen.values())
 
 
 class AsyncWorkersAIClient(_WorkersAIBase):
@@ -1001,23 +1365,14 @@ class AsyncWorkersAIClient(_WorkersAIBase):
     async def run(
         self,
         model: str,
-        inputs: Mapping[str, Any],
+        inputs: Mapping[str, Any] | MediaInput,
         *,
         gateway: GatewaySettings | str | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> RunResult:
-        request = self._request(
-            "POST", f"run/{model}", json=dict(inputs), gateway=gateway, headers=headers
-        )
-        response = await self._transport.send(request)
-        headers_ = response_headers(response)
-        return RunResult(
-            model=model,
-            result=envelope_result(response, request),
-            gateway=GatewayInfo.from_headers(headers_),
-            request_id=headers_.get("cf-ray"),
-            headers=headers_,
-        )
+    ) -> RunResult | BinaryResult:
+        """Run any model with its raw input; see :meth:`WorkersAIClient.run`."""
+        request = self._run_request(model, inputs, gateway, headers)
+        return self._answer(model, await self._transport.send(request), request)
 
     async def chat(
         self,
@@ -1086,9 +1441,195 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         self.query_cache.put(key, vector)
         return vector
 
+    async def generate_image(
+        self,
+        prompt: str,
+        *,
+        model: str = DEFAULT_IMAGE_MODEL,
+        negative_prompt: str | None = None,
+        num_steps: int | None = None,
+        guidance: float | None = None,
+        seed: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        image: MediaInput | None = None,
+        mask: MediaInput | None = None,
+        strength: float | None = None,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> ImageResult:
+        """See :meth:`WorkersAIClient.generate_image`."""
+        call = tasks.image_call(
+            model,
+            prompt,
+            negative_prompt=negative_prompt,
+            num_steps=num_steps,
+            guidance=guidance,
+            seed=seed,
+            width=width,
+            height=height,
+            image=image,
+            mask=mask,
+            strength=strength,
+            options=options,
+        )
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+
+    async def transcribe(
+        self,
+        audio: MediaInput,
+        *,
+        model: str = DEFAULT_TRANSCRIPTION_MODEL,
+        language: str | None = None,
+        prompt: str | None = None,
+        content_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> Transcription:
+        """See :meth:`WorkersAIClient.transcribe`."""
+        call = tasks.transcribe_call(
+            model,
+            audio,
+            language=language,
+            prompt=prompt,
+            content_type=content_type,
+            options=options,
+        )
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+
+    async def translate(
+        self,
+        text: str,
+        *,
+        target_lang: str,
+        source_lang: str = "en",
+        model: str = DEFAULT_TRANSLATION_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> str:
+        """See :meth:`WorkersAIClient.translate`."""
+        call = tasks.translate_call(
+            model, text, target_lang=target_lang, source_lang=source_lang, options=options
+        )
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+
+    async def summarize(
+        self,
+        text: str,
+        *,
+        max_length: int | None = None,
+        model: str = DEFAULT_SUMMARIZATION_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> str:
+        """See :meth:`WorkersAIClient.summarize`."""
+        call = tasks.summarize_call(model, text, max_length=max_length, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+
+    async def classify_text(
+        self,
+        text: str,
+        *,
+        model: str = DEFAULT_TEXT_CLASSIFICATION_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> list[Label]:
+        """See :meth:`WorkersAIClient.classify_text`."""
+        call = tasks.classify_text_call(model, text, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+
+    async def classify_image(
+        self,
+        image: MediaInput,
+        *,
+        model: str = DEFAULT_IMAGE_CLASSIFICATION_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> list[Label]:
+        """See :meth:`WorkersAIClient.classify_image`."""
+        call = tasks.classify_image_call(model, image, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+
+    async def detect_objects(
+        self,
+        image: MediaInput,
+        *,
+        model: str = DEFAULT_OBJECT_DETECTION_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> list[Detection]:
+        """See :meth:`WorkersAIClient.detect_objects`."""
+        call = tasks.detect_objects_call(model, image, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+
+    async def describe_image(
+        self,
+        image: MediaInput,
+        *,
+        prompt: str = DEFAULT_DESCRIBE_PROMPT,
+        max_tokens: int | None = None,
+        model: str = DEFAULT_IMAGE_TO_TEXT_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> str:
+        """See :meth:`WorkersAIClient.describe_image`."""
+        call = tasks.describe_image_call(
+            model, image, prompt=prompt, max_tokens=max_tokens, options=options
+        )
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+
+    async def rerank(
+        self,
+        query: str,
+        passages: Sequence[str],
+        *,
+        top_k: int | None = None,
+        model: str = DEFAULT_RERANK_MODEL,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> list[Ranked]:
+        """See :meth:`WorkersAIClient.rerank`."""
+        call = tasks.rerank_call(model, query, passages, top_k=top_k, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+
+    async def speak(
+        self,
+        text: str,
+        *,
+        model: str = DEFAULT_SPEECH_MODEL,
+        voice: str | None = None,
+        language: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        gateway: GatewaySettings | str | None = None,
+    ) -> AudioResult:
+        """See :meth:`WorkersAIClient.speak`."""
+        call = tasks.speak_call(model, text, voice=voice, language=language, options=options)
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+
     async def list_models(
-        self, *, task: str | None = None, search: str | None = None, per_page: int = 100
-    ) -> list[dict[str, Any]]:
-        request = self._models_request(task, search, per_page)
-        result = envelope_result(await self._transport.send(request), request)
-        return list(result or [])
+        self,
+        task: str | None = None,
+        *,
+        online: bool = False,
+        search: str | None = None,
+        per_page: int = 100,
+    ) -> list[ModelInfo]:
+        """Models of the catalog; see :meth:`WorkersAIClient.list_models`."""
+        if not online:
+            return self._models_offline(task, search)
+        seen: dict[str, ModelInfo] = {}
+        for page in range(1, MAX_MODEL_PAGES + 1):
+            request = self._models_request(task, search, per_page, page)
+            if not self._models_page(await self._transport.send(request), request, per_page, seen):
+                break
+        return list(seen.values())

@@ -296,8 +296,8 @@ def test_similar_texts_embed_close(workers_ai: WorkersAIClient) -> None:
 
 @pytest.mark.vcr
 def test_list_models(workers_ai: WorkersAIClient) -> None:
-    models = workers_ai.list_models(task="Text Embeddings")
-    names = {m["name"] for m in models}
+    models = workers_ai.list_models(task="Text Embeddings", online=True)
+    names = {m.name for m in models}
     assert BGE in names and LLAMA not in names
 
 
