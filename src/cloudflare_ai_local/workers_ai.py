@@ -22,7 +22,7 @@ from cloudflare_ai.models import ModelInfo, get_model, iter_models
 from cloudflare_ai.tokens import estimate_tokens
 
 from . import embeddings, errors, react, sse, structured, textgen
-from .errors import ApiError, envelope, json_response
+from .errors import ApiError, bad_input, envelope, json_response
 
 try:
     from importlib.metadata import version as _version
@@ -33,7 +33,6 @@ except Exception:  # pragma: no cover - source checkout without metadata
 
 LOCAL_ENGINE = f"cloudflare-ai-local/{PACKAGE_VERSION}"
 DEFAULT_MAX_TOKENS = 256
-_MAX_ERROR_DETAIL = 300
 _QUEUE: dict[str, dict[str, Any]] = {}
 
 
@@ -94,12 +93,6 @@ def _validator(model: str) -> Any:
     schema = _any_of(info.input_schema)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     return cls(schema)
-
-
-def bad_input(detail: str) -> ApiError:
-    if len(detail) > _MAX_ERROR_DETAIL:
-        detail = detail[:_MAX_ERROR_DETAIL] + "..."
-    return ApiError(errors.BAD_INPUT, detail=detail)
 
 
 def require_model(model: str) -> ModelInfo:
