@@ -389,3 +389,19 @@ def test_byte_fields_in_every_form(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ApiError) as err:
         inputs.read_bytes(data, "/audio")
     assert (err.value.code, err.value.status) == (3006, 413)
+
+
+def test_long_byte_arrays_validate_quickly_but_strictly() -> None:
+    from cloudflare_ai_local import workers_ai
+
+    from .schema_inputs import reference_model
+
+    info = reference_model(_entries()[WHISPER])
+    data = list(sample_wav(1.0))
+    view = inputs.schema_view({"audio": data})
+    assert len(view["audio"]) < 5000 and view["audio"] == data[: len(view["audio"])]
+    workers_ai.validate_input(info, view)
+    for bad in ("7", True):  # 300 passes the schema; read_bytes refuses it
+        with pytest.raises(ApiError) as err:
+            workers_ai.validate_input(info, inputs.schema_view({"audio": [*data, bad]}))
+        assert err.value.code == 5006
