@@ -64,7 +64,7 @@ def inspect(
         raise bad_input("Error: the audio is empty")
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         return _wav(data)
-    if data[:3] == b"ID3" or (data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
         return _mp3(data)
     if data[:4] == b"fLaC" and len(data) >= 26:
         info = int.from_bytes(data[18:26], "big")
@@ -76,7 +76,7 @@ def inspect(
         if len(data) % 2:
             raise bad_input("Error: linear16 audio must have an even number of bytes")
         samples = np.frombuffer(data, dtype="<i2")
-        return AudioInfo("pcm", len(samples) / rate, silent=_quiet(samples))
+        return AudioInfo("pcm", len(samples) / max(rate, 1), silent=_quiet(samples))
     container = _estimated_container(data)
     if container:
         return AudioInfo(container, len(data) / ESTIMATE_BYTES_PER_SECOND, estimated=True)

@@ -90,10 +90,10 @@ def open_image(data: bytes, where: str) -> Image.Image:
             if img.width * img.height > MAX_INPUT_PIXELS:
                 raise bad_input(f"Error: the image at '{where}' is too large")
             img.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise bad_input(f"Error: the image at '{where}' is too large") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Warning) as exc:
         raise bad_input(f"Error: the data at '{where}' is not an image that decodes") from exc
-    except Image.DecompressionBombError as exc:
-        raise bad_input(f"Error: the image at '{where}' is too large") from exc
     return img
 
 

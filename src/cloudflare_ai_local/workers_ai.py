@@ -1,5 +1,10 @@
 """Workers AI endpoints: ``/ai/run/{model}``, the OpenAI-compatible ``/ai/v1/*`` routes and
-model discovery, answering with the local engines in Cloudflare's response shapes."""
+model discovery, answering with the local engines in Cloudflare's response shapes.
+
+``/ai/run`` looks the model up in the library's table (5007 when unknown), reads the body in
+the forms its schema takes (``inputs``), validates it against the input schema (5006), and
+answers text generation and embeddings here, every other task with the engine of its task
+(``tasks.ENGINES``)."""
 
 from __future__ import annotations
 
