@@ -41,6 +41,8 @@ except Exception:  # pragma: no cover - source checkout without metadata
 
 LOCAL_ENGINE = f"cloudflare-ai-local/{PACKAGE_VERSION}"
 DEFAULT_MAX_TOKENS = 256
+#: The tasks answered in this module; every other task by ``tasks.ENGINES``.
+TEXT_TASKS = ("text-generation", "text-embeddings")
 _QUEUE: dict[str, dict[str, Any]] = {}
 
 
@@ -464,6 +466,8 @@ def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> 
                 media_type=answer.media_type,
             )
         return AiOutcome(answer.engine, envelope(answer.result), headers=answer.headers)
+    if info.task not in TEXT_TASKS:
+        raise ApiError(errors.NO_SUCH_MODEL, model=model)  # a task without a local engine
     if info.is_embedding:
         return AiOutcome(embeddings.ENGINE_NAME, envelope(_embedding_result(info, body)))
     stream = body.get("stream") is True
@@ -534,7 +538,7 @@ def _check_chat_body(body: Any) -> ModelInfo:
     if not isinstance(model, str):
         raise bad_input("Error: required properties at '/' are 'model'")
     info = require_model(model)
-    if info.is_embedding:
+    if info.task != "text-generation":
         raise ApiError(errors.NO_SUCH_MODEL, model=model)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from PIL import Image
 
 from cloudflare_ai.models import ModelInfo, get_model, iter_models
 from cloudflare_ai_local import tasks, workers_ai
+from cloudflare_ai_local.engine_io import TaskCall, binary_output_type
 
 from .conftest import API, GW
 from .helpers import assert_error
@@ -80,36 +82,41 @@ def image(data: bytes) -> Image.Image:
     return img
 
 
+async def send(client: httpx.AsyncClient, name: str, body: dict[str, Any]) -> httpx.Response:
+    """Post a ``body_for`` body in the wire form a client would use for it."""
+    if "multipart" in body:
+        fields = {k: str(v) for k, v in body.items() if k != "multipart"}
+        return await run(client, name, files={"prompt": (None, fields.pop("prompt"))}, data=fields)
+    if isinstance(body.get("audio"), dict):  # nova-3: the raw audio body
+        return await run(client, name, content=body["audio"]["body"])
+    return await run(client, name, json=body)
+
+
+async def check_answer(client: httpx.AsyncClient, info: ModelInfo) -> None:
+    body = body_for(info.catalog)
+    r = await send(client, info.name, body)
+    assert r.status_code == 200, (info.name, r.text)
+    call = TaskCall(info.name, body, info.input_schema, info.output_schema)
+    engine = tasks.ENGINES[info.task](call).engine
+    assert r.headers["x-local-engine"].startswith(engine + " (cloudflare-ai-local/")
+    if r.headers["content-type"] == "application/json":
+        assert r.json()["success"] is True and r.json()["result"]
+    else:
+        assert r.headers["content-type"] == binary_output_type(info.output_schema)
+
+
 @pytest.mark.parametrize("info", TABLE_TASK_MODELS, ids=[m.name for m in TABLE_TASK_MODELS])
 async def test_table_models_of_engine_tasks_answer(
     client: httpx.AsyncClient, info: ModelInfo
 ) -> None:
-    body = body_for(info.catalog)
-    assert not any(isinstance(v, bytes) for v in body.values()), "use a multipart test"
-    r = await run(client, info.name, json=body)
-    assert r.status_code == 200, r.text
-    assert "local" in r.headers["x-local-engine"]
+    await check_answer(client, info)
 
 
 async def test_every_reference_model_answers_over_http(
     client: httpx.AsyncClient, reference_table: dict[str, ModelInfo]
 ) -> None:
-    for name, info in reference_table.items():
-        body = body_for(info.catalog)
-        if "multipart" in body:
-            fields = {k: str(v) for k, v in body.items() if k != "multipart"}
-            r = await run(client, name, files={"prompt": (None, fields.pop("prompt"))}, data=fields)
-        elif isinstance(body.get("audio"), dict):  # nova-3: the raw audio body
-            r = await run(client, name, content=body["audio"]["body"])
-        else:
-            r = await run(client, name, json=body)
-        assert r.status_code == 200, (name, r.text)
-        engine = tasks.ENGINES[info.task](
-            tasks.TaskCall(name, body, info.input_schema, info.output_schema)
-        ).engine
-        assert r.headers["x-local-engine"].startswith(engine + " (cloudflare-ai-local/")
-        if r.headers["content-type"] == "application/json":
-            assert r.json()["success"] is True and r.json()["result"]
+    for info in reference_table.values():
+        await check_answer(client, info)
 
 
 async def test_png_model_answers_a_raw_png(
@@ -260,3 +267,19 @@ async def test_model_search_lists_every_task(
     everything = await client.get(f"{API}/ai/models/search", params={"per_page": 1000})
     tasks_listed = {m["task"]["name"] for m in everything.json()["result"]}
     assert len(tasks_listed) >= 11  # the two text tasks and the nine of the engines
+
+
+async def test_tasks_without_an_engine_and_chat_on_other_tasks_are_5007(
+    client: httpx.AsyncClient,
+    reference_table: dict[str, ModelInfo],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    turn = replace(reference_table[WHISPER], name="@cf/pipecat-ai/smart-turn-v2", task="vad")
+    lookup = workers_ai.get_model
+    monkeypatch.setattr(
+        workers_ai, "get_model", lambda name: turn if name == turn.name else lookup(name)
+    )
+    r = await run(client, turn.name, json={"audio": [1, 2]})
+    assert "smart-turn-v2" in assert_error(r, 400, 5007)["errors"][0]["message"]
+    chat = {"model": WHISPER, "messages": [{"role": "user", "content": "hi"}]}
+    assert_error(await client.post(f"{API}/ai/v1/chat/completions", json=chat), 400, 5007)
