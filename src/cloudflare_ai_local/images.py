@@ -7,8 +7,9 @@ colours, so "a red apple" paints a mostly red picture that the local image class
 red; other prompts get colours from the hash. ``num_steps``/``steps`` set the grain: fewer
 steps leave more noise. A missing ``seed`` counts as 0 (Cloudflare picks a random one), so
 the same request always gives the same picture. The painting is made at most 128 pixels a
-side and resized to ``width`` x ``height`` (the schema's default, else 1024, else the input
-image's size for img2img).
+side and resized to ``width`` x ``height`` (else the schema's default, else the input image's
+size for img2img, else 1024; UNCERTAIN: Cloudflare's defaults where the schema has none).
+A width or height below 1 (lucid-origin's schema allows 0) means the default.
 
 img2img: with ``image`` (0-255 array) or ``image_b64``, the answer is
 ``strength * painting + (1 - strength) * input`` (``strength`` defaults to 1, as in the

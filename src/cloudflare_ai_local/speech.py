@@ -7,23 +7,26 @@ read by ``audio.inspect`` for its duration. The transcript is chosen in this ord
 
 1. text embedded in the file: a WAV ``LIST/INFO`` ``ICMT``/``INAM`` chunk or an MP3's ID3v2
    ``USLT``/``TIT2`` frame. The local text-to-speech engine embeds its input there, so
-   speech -> text -> speech round-trips;
+   text -> speech -> text round-trips;
 2. "" for silent 16-bit PCM (peak below ``audio.SILENCE_PEAK``);
 3. otherwise ``FIXED_PHRASE`` repeated or cut to ``WORDS_PER_SECOND`` words per second.
 
 Words are spread over the clip in proportion to their length (start/end in seconds, never past
 the duration); ``vtt`` has one cue per ``VTT_WORDS`` words. Answers follow the output schema:
 whisper's ``text``/``word_count``/``words``/``vtt`` (plus ``transcription_info`` and
-``segments`` for whisper-large-v3-turbo), nova-3's ``results.channels[0].alternatives[0]``,
-flux's single ``EndOfTurn`` event (its websocket stream is not emulated). A duration estimated
-from the file size is flagged in the ``x-local-audio-duration`` header.
+``segments`` for whisper-large-v3-turbo, from its TypeScript types; UNCERTAIN: the constant
+``avg_logprob``/``no_speech_prob`` values are placeholders), nova-3's
+``results.channels[0].alternatives[0]``, flux's single ``EndOfTurn`` event (its websocket
+stream is not emulated). A duration estimated from the file size is flagged in the
+``x-local-audio-duration`` header.
 
 Text to speech (aura-1, aura-2-en/es, melotts). The audio lasts ``0.25 s + (0.06 s per
-character + 0.1 s) per word``. ``audio/mpeg`` answers (the default) are silent MP3 frames with
-the text in an ID3v2 USLT frame; ``encoding="linear16"`` gives a 24 kHz (or ``sample_rate``)
-16-bit WAV with one tone per word (pitch from the speaker's name) and the text in
-``LIST/INFO``. Other encodings (flac, opus, aac, mulaw, alaw) are refused with 5006: the local
-engine does not produce them. melotts answers JSON ``{"audio": base64 MP3}`` (its schema).
+character + 0.1 s) per word``. ``audio/mpeg`` answers (the default) are silent 48 kHz MP3
+frames with the text in an ID3v2 USLT frame; ``encoding="linear16"`` gives a 24 kHz (or
+``sample_rate``) 16-bit WAV, labelled ``audio/wav`` (UNCERTAIN: Cloudflare's label), with one
+tone per word (pitch from the speaker's name) and the text in ``LIST/INFO``. Other encodings
+(flac, opus, aac, mulaw, alaw) are refused with 5006: the local engine does not produce them.
+melotts answers JSON ``{"audio": base64 MP3}`` (its schema).
 """
 
 from __future__ import annotations

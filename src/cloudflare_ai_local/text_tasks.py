@@ -17,7 +17,8 @@ reranking. Small word lists and counting, not neural models; all deterministic.
   a model whose schema takes ``query`` and ``contexts`` (bge-reranker-base) is a reranker:
   each context scores ``sigmoid(8 * (coverage - 0.5))``, coverage being the IDF-weighted
   share of the query's content words it contains, plus 0.02 per repeated query word; the
-  answer lists contexts best first, ``top_k`` of them.
+  answer lists contexts best first, ``top_k`` of them (UNCERTAIN: whether Cloudflare's scores
+  are such 0-1 values or raw logits).
 """
 
 from __future__ import annotations
