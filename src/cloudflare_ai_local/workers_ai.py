@@ -44,6 +44,7 @@ DEFAULT_MAX_TOKENS = 256
 #: The tasks answered in this module; every other task by ``tasks.ENGINES``.
 TEXT_TASKS = ("text-generation", "text-embeddings")
 _QUEUE: dict[str, dict[str, Any]] = {}
+_QUEUE_ENGINE: dict[str, str] = {}  # request id -> the engine that answered
 
 
 def engine_header(engine: str) -> str:
@@ -453,8 +454,9 @@ def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> 
     validate_input(info, inputs.schema_view(body))
     assert isinstance(body, dict)
     if "requests" in body and isinstance(body["requests"], list):
-        outs = [_json_result(run_model(model, req)) for req in body["requests"]]
-        return AiOutcome(textgen.ENGINE_NAME, envelope({"responses": outs}))
+        done = [run_model(model, req) for req in body["requests"]]
+        engine = done[0].engine if done else textgen.ENGINE_NAME
+        return AiOutcome(engine, envelope({"responses": [_json_result(o) for o in done]}))
     if info.task in tasks.ENGINES:
         call = TaskCall(info.name, body, info.input_schema, info.output_schema)
         answer = tasks.run_task(info.task, call)
@@ -503,17 +505,20 @@ def _queued(info: ModelInfo, body: dict[str, Any]) -> AiOutcome:
         stored = _QUEUE.get(body["request_id"])
         if stored is None:
             raise bad_input(f"unknown request_id {body['request_id']}")
-        return AiOutcome(textgen.ENGINE_NAME, envelope(stored))
+        return AiOutcome(_QUEUE_ENGINE[body["request_id"]], envelope(stored))
     requests = body.get("requests")
     if not isinstance(requests, list) or not requests:
         raise bad_input("Error: required properties at '/' are 'requests'")
     responses = []
+    engine = textgen.ENGINE_NAME
     for i, req in enumerate(requests):
         if not isinstance(req, dict):
             raise bad_input(f"Error: Type mismatch of '/requests/{i}', 'object' not in types")
         ref = req.get("external_reference")
         clean = {k: v for k, v in req.items() if k != "external_reference"}
-        result = _json_result(run_model(info.name, clean))
+        outcome = run_model(info.name, clean)
+        engine = outcome.engine
+        result = _json_result(outcome)
         responses.append({"id": i, "result": result, "success": True, "external_reference": ref})
     request_id = str(uuid.uuid4())
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
@@ -522,8 +527,9 @@ def _queued(info: ModelInfo, body: dict[str, Any]) -> AiOutcome:
             found = r["result"].get("usage", {}) if isinstance(r["result"], dict) else {}
             usage[k] += int(found.get(k, 0))
     _QUEUE[request_id] = {"responses": responses, "usage": usage}
+    _QUEUE_ENGINE[request_id] = engine
     return AiOutcome(
-        textgen.ENGINE_NAME,
+        engine,
         envelope({"status": "queued", "request_id": request_id, "model": info.name}),
     )
 

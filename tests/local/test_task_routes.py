@@ -283,3 +283,19 @@ async def test_tasks_without_an_engine_and_chat_on_other_tasks_are_5007(
     assert "smart-turn-v2" in assert_error(r, 400, 5007)["errors"][0]["message"]
     chat = {"model": WHISPER, "messages": [{"role": "user", "content": "hi"}]}
     assert_error(await client.post(f"{API}/ai/v1/chat/completions", json=chat), 400, 5007)
+
+
+async def test_batches_name_the_task_engine(
+    client: httpx.AsyncClient, reference_table: dict[str, ModelInfo]
+) -> None:
+    requests = [{"text": "hello", "target_lang": "fr"}, {"text": "good day", "target_lang": "es"}]
+    queue = {"queueRequest": "true"}
+    queued = await run(client, M2M, json={"requests": requests}, params=queue)
+    assert "word-table-translator" in queued.headers["x-local-engine"]
+    request_id = queued.json()["result"]["request_id"]
+    polled = await run(client, M2M, json={"request_id": request_id}, params=queue)
+    results = [r["result"] for r in polled.json()["result"]["responses"]]
+    assert results == [{"translated_text": "[fr] bonjour"}, {"translated_text": "[es] bueno día"}]
+    assert "word-table-translator" in polled.headers["x-local-engine"]
+    image = await run(client, SDXL, json={"requests": [{"prompt": "x"}]}, params=queue)
+    assert "binary" in assert_error(image, 400, 5006)["errors"][0]["message"]
