@@ -69,9 +69,9 @@ def _guard(state: EmulatorState, handler: Endpoint, ai: bool = False) -> Endpoin
 
 def _ai_routes(state: EmulatorState) -> list[Route]:
     async def run(request: Request) -> Response:
-        body = json_or_bad_input(await request.body())
+        body = await workers_ai.read_run_body(request)
         model = request.path_params["model"]
-        return workers_ai.run_model(model, body, dict(request.query_params)).response()
+        return workers_ai.run_http(model, body, dict(request.query_params)).response()
 
     async def chat(request: Request) -> Response:
         body = json_or_bad_input(await request.body())
@@ -144,26 +144,27 @@ def _gateway_routes(state: EmulatorState) -> list[Route]:
                 raw = await request.body()
                 if kind == "universal":
                     return await gw.universal(request, gateway_id, raw)
+                if kind == "run":
+                    run_body = await workers_ai.read_run_body(request)
+                    name: str = request.path_params["model"]
+                    query = dict(request.query_params)
+
+                    def run_upstream() -> workers_ai.AiOutcome:
+                        return workers_ai.run_http(name, run_body, query)
+
+                    streaming = workers_ai.wants_stream(run_body)
+                    return await gw.handle(request, gateway_id, name, run_upstream, streaming, raw)
                 body = json_or_bad_input(raw)
                 streaming = isinstance(body, dict) and body.get("stream") is True
-                model: str | None
+                model = body.get("model") if isinstance(body, dict) else None
                 if kind == "chat":
-                    model = body.get("model") if isinstance(body, dict) else None
 
                     def upstream() -> workers_ai.AiOutcome:
                         return workers_ai.chat_completions(body)
-                elif kind == "embeddings":
-                    model = body.get("model") if isinstance(body, dict) else None
+                else:
 
                     def upstream() -> workers_ai.AiOutcome:
                         return workers_ai.openai_embeddings(body)
-                else:
-                    model = request.path_params["model"]
-                    query = dict(request.query_params)
-
-                    def upstream() -> workers_ai.AiOutcome:
-                        assert model is not None
-                        return workers_ai.run_model(model, body, query)
 
                 return await gw.handle(request, gateway_id, model, upstream, streaming, raw)
             except ApiError as err:

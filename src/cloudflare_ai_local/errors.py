@@ -30,6 +30,7 @@ BAD_JSON = ErrorCode(10002, 400, "Malformed JSON in request body")  # UNCERTAIN 
 # Workers AI (documented)
 NO_SUCH_MODEL = ErrorCode(5007, 400, "No such model {model} or task")
 BAD_INPUT = ErrorCode(5006, 400, "AiError: Bad input: {detail}")
+INVALID_DATA = ErrorCode(5004, 400, "Invalid data type for base64 input: {type}")
 JSON_STREAM = ErrorCode(5023, 400, "JSON Schema mode is not supported with stream mode")
 REQUEST_TOO_LARGE = ErrorCode(3006, 413, "Request is too large")
 TIMEOUT = ErrorCode(3007, 408, "Request timeout")
@@ -86,6 +87,16 @@ class ApiError(Exception):
 
     def envelope(self) -> dict[str, Any]:
         return failure_body(self.code, self.message)
+
+
+_MAX_ERROR_DETAIL = 300
+
+
+def bad_input(detail: str) -> ApiError:
+    """5006, Cloudflare's schema-validation failure, with ``detail`` cut to a readable length."""
+    if len(detail) > _MAX_ERROR_DETAIL:
+        detail = detail[:_MAX_ERROR_DETAIL] + "..."
+    return ApiError(BAD_INPUT, detail=detail)
 
 
 def failure_body(code: int, message: str) -> dict[str, Any]:

@@ -25,8 +25,8 @@ from starlette.responses import Response
 from cloudflare_ai import limits
 
 from . import errors
-from .errors import ApiError, error_response, json_response
-from .workers_ai import AiOutcome, bad_input, chat_completions, openai_embeddings, run_model
+from .errors import ApiError, bad_input, error_response, json_response
+from .workers_ai import AiOutcome, chat_completions, openai_embeddings, run_model
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 DEFAULT_CUSTOM_KEY_TTL = 300  # seconds; documented default when only a cache key is sent

@@ -1,5 +1,10 @@
 """Workers AI endpoints: ``/ai/run/{model}``, the OpenAI-compatible ``/ai/v1/*`` routes and
-model discovery, answering with the local engines in Cloudflare's response shapes."""
+model discovery, answering with the local engines in Cloudflare's response shapes.
+
+``/ai/run`` looks the model up in the library's table (5007 when unknown), reads the body in
+the forms its schema takes (``inputs``), validates it against the input schema (5006), and
+answers text generation and embeddings here, every other task with the engine of its task
+(``tasks.ENGINES``)."""
 
 from __future__ import annotations
 
@@ -9,20 +14,23 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import jsonschema
 import numpy as np
 import orjson
 from jsonschema.exceptions import best_match
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from cloudflare_ai.models import ModelInfo, get_model, iter_models
 from cloudflare_ai.tokens import estimate_tokens
 
-from . import embeddings, errors, react, sse, structured, textgen
-from .errors import ApiError, envelope, json_response
+from . import embeddings, errors, inputs, react, sse, structured, tasks, textgen
+from .engine_io import TaskCall
+from .errors import ApiError, bad_input, envelope, json_response
 
 try:
     from importlib.metadata import version as _version
@@ -33,8 +41,10 @@ except Exception:  # pragma: no cover - source checkout without metadata
 
 LOCAL_ENGINE = f"cloudflare-ai-local/{PACKAGE_VERSION}"
 DEFAULT_MAX_TOKENS = 256
-_MAX_ERROR_DETAIL = 300
+#: The tasks answered in this module; every other task by ``tasks.ENGINES``.
+TEXT_TASKS = ("text-generation", "text-embeddings")
 _QUEUE: dict[str, dict[str, Any]] = {}
+_QUEUE_ENGINE: dict[str, str] = {}  # request id -> the engine that answered
 
 
 def engine_header(engine: str) -> str:
@@ -43,15 +53,20 @@ def engine_header(engine: str) -> str:
 
 @dataclass(slots=True)
 class AiOutcome:
-    """A Workers AI answer before it becomes an HTTP response: a JSON body or an SSE stream."""
+    """A Workers AI answer before it becomes an HTTP response: a JSON body, an SSE stream or
+    raw media (an image or audio body with its content type)."""
 
     engine: str
     body: Any = None
     events: list[bytes] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    media: bytes | None = None
+    media_type: str = "application/octet-stream"
 
     def response(self) -> Response:
         headers = {"x-local-engine": engine_header(self.engine), **self.headers}
+        if self.media is not None:
+            return Response(self.media, media_type=self.media_type, headers=headers)
         if self.events is not None:
             return StreamingResponse(
                 sse.stream_events(self.events), media_type="text/event-stream", headers=headers
@@ -87,19 +102,18 @@ def _any_of(node: Any) -> Any:
     return node
 
 
-@cache
-def _validator(model: str) -> Any:
-    info = get_model(model)
-    assert info is not None
-    schema = _any_of(info.input_schema)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    return cls(schema)
+_VALIDATORS: dict[tuple[str, int], tuple[Mapping[str, Any], Any]] = {}
 
 
-def bad_input(detail: str) -> ApiError:
-    if len(detail) > _MAX_ERROR_DETAIL:
-        detail = detail[:_MAX_ERROR_DETAIL] + "..."
-    return ApiError(errors.BAD_INPUT, detail=detail)
+def _validator(info: ModelInfo) -> Any:
+    """The input validator of a model, kept per (name, schema object)."""
+    key = (info.name, id(info.input_schema))
+    cached = _VALIDATORS.get(key)
+    if cached is None or cached[0] is not info.input_schema:
+        schema = _any_of(info.input_schema)
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+        cached = _VALIDATORS[key] = (info.input_schema, cls(schema))
+    return cached[1]
 
 
 def require_model(model: str) -> ModelInfo:
@@ -112,7 +126,7 @@ def require_model(model: str) -> ModelInfo:
 def validate_input(info: ModelInfo, body: Any) -> None:
     if not isinstance(body, dict):
         raise bad_input("Error: Type mismatch of '/', 'object' not in types")
-    found = list(_validator(info.name).iter_errors(body))
+    found = list(_validator(info).iter_errors(body))
     root = [e for e in found if e.validator == "anyOf" and not e.absolute_path]
     err = root[0] if root else best_match(found)
     if err is not None:
@@ -375,17 +389,87 @@ def _chunk_events(model: str, gen: Generation, openai_route: bool) -> list[bytes
 # --- /ai/run ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class RunBody:
+    """A ``/ai/run`` request body as received: bytes, content type, and multipart fields."""
+
+    raw: bytes
+    content_type: str = "application/json"
+    form: dict[str, str | bytes] | None = None
+
+
+async def read_run_body(request: Request) -> RunBody:
+    raw = await request.body()
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        return RunBody(raw, content_type)
+    fields: dict[str, str | bytes] = {}
+    try:
+        async with request.form() as form:
+            for key, value in form.multi_items():
+                fields[key] = await value.read() if isinstance(value, UploadFile) else value
+    except HTTPException as exc:
+        raise bad_input(f"Error: the multipart body could not be read ({exc.detail})") from exc
+    return RunBody(raw, content_type, fields)
+
+
+def wants_stream(request: RunBody) -> bool:
+    """Whether a ``/ai/run`` body asks for an SSE stream (``"stream": true`` in JSON)."""
+    if b'"stream"' not in request.raw or request.form is not None:
+        return False
+    try:
+        body = orjson.loads(request.raw)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(body, dict) and body.get("stream") is True
+
+
+def run_http(model: str, request: RunBody, query: Mapping[str, str]) -> AiOutcome:
+    """Answer ``POST /ai/run/{model}`` from the body as sent: JSON, raw binary (audio or an
+    image, for models whose schema takes one) or ``multipart/form-data`` (see ``inputs``)."""
+    info = require_model(model)
+    kind = request.content_type.split(";")[0].strip().lower()
+    body: Any
+    if kind == "multipart/form-data":
+        body = inputs.from_form(info.input_schema, request.form or {})
+    elif kind in ("", "application/json", "text/plain") or kind.endswith("+json"):
+        try:
+            body = orjson.loads(request.raw)
+        except orjson.JSONDecodeError as exc:
+            if kind == "" and inputs.binary_field(info.input_schema):
+                body = inputs.from_binary(info.input_schema, request.raw, kind, query)
+            else:
+                raise bad_input("Error: request body is not valid JSON") from exc
+    else:
+        body = inputs.from_binary(info.input_schema, request.raw, kind, query)
+    return run_model(model, body, query)
+
+
 def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> AiOutcome:
-    """Answer ``POST /ai/run/{model}`` (also used by the AI Gateway routes)."""
+    """Answer ``POST /ai/run/{model}`` for a decoded body (also used by the AI Gateway)."""
     info = require_model(model)
     query = query or {}
     if isinstance(body, dict) and query.get("queueRequest") in ("true", "1"):
         return _queued(info, body)
-    validate_input(info, body)
+    validate_input(info, inputs.schema_view(body))
     assert isinstance(body, dict)
     if "requests" in body and isinstance(body["requests"], list):
-        outs = [run_model(model, req).body["result"] for req in body["requests"]]
-        return AiOutcome(textgen.ENGINE_NAME, envelope({"responses": outs}))
+        done = [run_model(model, req) for req in body["requests"]]
+        engine = done[0].engine if done else textgen.ENGINE_NAME
+        return AiOutcome(engine, envelope({"responses": [_json_result(o) for o in done]}))
+    if info.task in tasks.ENGINES:
+        call = TaskCall(info.name, body, info.input_schema, info.output_schema)
+        answer = tasks.run_task(info.task, call)
+        if answer.media is not None:
+            return AiOutcome(
+                answer.engine,
+                headers=answer.headers,
+                media=answer.media,
+                media_type=answer.media_type,
+            )
+        return AiOutcome(answer.engine, envelope(answer.result), headers=answer.headers)
+    if info.task not in TEXT_TASKS:
+        raise ApiError(errors.NO_SUCH_MODEL, model=model)  # a task without a local engine
     if info.is_embedding:
         return AiOutcome(embeddings.ENGINE_NAME, envelope(_embedding_result(info, body)))
     stream = body.get("stream") is True
@@ -408,32 +492,44 @@ def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> 
     return AiOutcome(engine, envelope(result))
 
 
+def _json_result(outcome: AiOutcome) -> Any:
+    if outcome.media is not None:
+        # UNCERTAIN: how Cloudflare returns binary answers inside a batch.
+        raise bad_input("Error: models that answer with binary data cannot be batched locally")
+    return outcome.body["result"]
+
+
 def _queued(info: ModelInfo, body: dict[str, Any]) -> AiOutcome:
     """Async batch: results are computed at once and kept until polled."""
     if isinstance(body.get("request_id"), str):
         stored = _QUEUE.get(body["request_id"])
         if stored is None:
             raise bad_input(f"unknown request_id {body['request_id']}")
-        return AiOutcome(textgen.ENGINE_NAME, envelope(stored))
+        return AiOutcome(_QUEUE_ENGINE[body["request_id"]], envelope(stored))
     requests = body.get("requests")
     if not isinstance(requests, list) or not requests:
         raise bad_input("Error: required properties at '/' are 'requests'")
     responses = []
+    engine = textgen.ENGINE_NAME
     for i, req in enumerate(requests):
         if not isinstance(req, dict):
             raise bad_input(f"Error: Type mismatch of '/requests/{i}', 'object' not in types")
         ref = req.get("external_reference")
         clean = {k: v for k, v in req.items() if k != "external_reference"}
-        result = run_model(info.name, clean).body["result"]
+        outcome = run_model(info.name, clean)
+        engine = outcome.engine
+        result = _json_result(outcome)
         responses.append({"id": i, "result": result, "success": True, "external_reference": ref})
     request_id = str(uuid.uuid4())
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     for r in responses:
         for k in usage:
-            usage[k] += int(r["result"].get("usage", {}).get(k, 0))
+            found = r["result"].get("usage", {}) if isinstance(r["result"], dict) else {}
+            usage[k] += int(found.get(k, 0))
     _QUEUE[request_id] = {"responses": responses, "usage": usage}
+    _QUEUE_ENGINE[request_id] = engine
     return AiOutcome(
-        textgen.ENGINE_NAME,
+        engine,
         envelope({"status": "queued", "request_id": request_id, "model": info.name}),
     )
 
@@ -448,7 +544,7 @@ def _check_chat_body(body: Any) -> ModelInfo:
     if not isinstance(model, str):
         raise bad_input("Error: required properties at '/' are 'model'")
     info = require_model(model)
-    if info.is_embedding:
+    if info.task != "text-generation":
         raise ApiError(errors.NO_SUCH_MODEL, model=model)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -536,8 +632,14 @@ def _int_param(params: Mapping[str, str], key: str, default: int, lo: int, hi: i
     return value
 
 
+def _kebab(name: str) -> str:
+    return "-".join(name.lower().split())
+
+
 def search_models(params: Mapping[str, str]) -> dict[str, Any]:
-    task = (params.get("task") or "").lower()
+    """``GET /ai/models/search``: every model of the table; ``task`` matches the catalog's
+    task name ("Text-to-Image") or its kebab-case form ("text-to-image")."""
+    task = _kebab(params.get("task") or "")
     needle = (params.get("search") or "").lower()
     author = (params.get("author") or "").lower()
     page = _int_param(params, "page", 1, 1, 10_000)
@@ -545,7 +647,7 @@ def search_models(params: Mapping[str, str]) -> dict[str, Any]:
     found = []
     for info in iter_models():
         entry = {k: v for k, v in info.catalog.items() if k != "schema"}
-        task_name = str(entry.get("task", {}).get("name", "")).lower()
+        task_name = _kebab(str(entry.get("task", {}).get("name", "")))
         if task and task not in (task_name, info.task):
             continue
         if needle and needle not in info.name.lower() and needle not in info.description.lower():
