@@ -57,6 +57,8 @@ ENGINES: dict[str, Engine] = {
     "translation": text_tasks.translate,
     "summarization": text_tasks.summarize,
     "text-classification": text_tasks.classify,
+    # bge-reranker-base: catalogued as Text Classification, told apart by the model table
+    "reranking": text_tasks.classify,
     "image-classification": vision.classify_image,
     "object-detection": vision.detect_objects,
     "image-to-text": vision.describe_image,

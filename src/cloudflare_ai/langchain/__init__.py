@@ -1,7 +1,10 @@
 """LangChain adapters: thin translations between LangChain's interfaces and the core clients.
 
-``ChatWorkersAI`` (chat model), ``WorkersAI`` (completion LLM), ``WorkersAIEmbeddings`` and
-``VectorizeVectorStore``. Requires the ``langchain`` extra (``langchain-core``).
+``ChatWorkersAI`` (chat model), ``WorkersAI`` (completion LLM), ``WorkersAIEmbeddings``,
+``VectorizeVectorStore``, ``WorkersAIReranker`` (a document compressor), the task tools
+(``WorkersAIToolkit``: images, translation, summaries, speech to text, image classification)
+and ``WorkersAIAudioParser`` (a blob parser for ``GenericLoader``). Requires the ``langchain``
+extra (``langchain-core``).
 """
 
 from __future__ import annotations
@@ -10,9 +13,19 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .audio import WorkersAIAudioParser
     from .chat_models import ChatWorkersAI
     from .embeddings import WorkersAIEmbeddings
     from .llms import WorkersAI
+    from .rerank import WorkersAIReranker
+    from .task_tools import (
+        ClassifyImageTool,
+        GenerateImageTool,
+        SummarizeTool,
+        TranscribeAudioTool,
+        TranslateTool,
+        WorkersAIToolkit,
+    )
     from .vectorstores import VectorizeVectorStore
 
 _EXPORTS = {
@@ -20,9 +33,30 @@ _EXPORTS = {
     "WorkersAI": "llms",
     "WorkersAIEmbeddings": "embeddings",
     "VectorizeVectorStore": "vectorstores",
+    "WorkersAIReranker": "rerank",
+    "WorkersAIAudioParser": "audio",
+    "WorkersAIToolkit": "task_tools",
+    "GenerateImageTool": "task_tools",
+    "TranslateTool": "task_tools",
+    "SummarizeTool": "task_tools",
+    "TranscribeAudioTool": "task_tools",
+    "ClassifyImageTool": "task_tools",
 }
 
-__all__ = ["ChatWorkersAI", "VectorizeVectorStore", "WorkersAI", "WorkersAIEmbeddings"]
+__all__ = [
+    "ChatWorkersAI",
+    "ClassifyImageTool",
+    "GenerateImageTool",
+    "SummarizeTool",
+    "TranscribeAudioTool",
+    "TranslateTool",
+    "VectorizeVectorStore",
+    "WorkersAI",
+    "WorkersAIAudioParser",
+    "WorkersAIEmbeddings",
+    "WorkersAIReranker",
+    "WorkersAIToolkit",
+]
 
 
 def __getattr__(name: str) -> Any:

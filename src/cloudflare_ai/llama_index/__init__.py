@@ -1,6 +1,8 @@
 """LlamaIndex adapters: thin translations between LlamaIndex's interfaces and the core clients.
 
-``WorkersAI`` (a function-calling LLM), ``WorkersAIEmbedding`` and ``VectorizeVectorStore``.
+``WorkersAI`` (a function-calling LLM), ``WorkersAIEmbedding``, ``VectorizeVectorStore``,
+``WorkersAIRerank`` (a node postprocessor), ``WorkersAIToolSpec`` (the Workers AI tasks as agent
+tools) and ``WorkersAIAudioReader`` (speech to text for ``SimpleDirectoryReader``).
 Requires the ``llama-index`` extra (``llama-index-core``).
 """
 
@@ -12,15 +14,28 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .embeddings import WorkersAIEmbedding
     from .llms import WorkersAI
+    from .postprocessor import WorkersAIRerank
+    from .readers import WorkersAIAudioReader
+    from .tool_spec import WorkersAIToolSpec
     from .vector_stores import VectorizeVectorStore
 
 _EXPORTS = {
     "WorkersAI": "llms",
     "WorkersAIEmbedding": "embeddings",
     "VectorizeVectorStore": "vector_stores",
+    "WorkersAIRerank": "postprocessor",
+    "WorkersAIAudioReader": "readers",
+    "WorkersAIToolSpec": "tool_spec",
 }
 
-__all__ = ["VectorizeVectorStore", "WorkersAI", "WorkersAIEmbedding"]
+__all__ = [
+    "VectorizeVectorStore",
+    "WorkersAI",
+    "WorkersAIAudioReader",
+    "WorkersAIEmbedding",
+    "WorkersAIRerank",
+    "WorkersAIToolSpec",
+]
 
 
 def __getattr__(name: str) -> Any:
