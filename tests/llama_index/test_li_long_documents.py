@@ -114,7 +114,8 @@ def test_readme_example_indexes_a_long_document(
             embed_model=WorkersAIEmbedding(),
             storage_context=StorageContext.from_defaults(vector_store=store),
         )
-    message = str(caught[0].message)
+    truncated = [w for w in caught if issubclass(w.category, InputTruncatedWarning)]
+    message = str(truncated[0].message)
     assert "512 tokens" in message
     assert "SentenceSplitter(chunk_size=280)" in message
     assert "Settings.chunk_size = 280" in message

@@ -45,7 +45,8 @@ def check_media(data: bytes, media_type: str) -> None:
 
 
 def test_every_task_of_the_brief_has_reference_models() -> None:
-    assert set(tasks.ENGINES) == EXPECTED_TASKS
+    # bge-reranker-base is catalogued as text classification; the table calls it reranking
+    assert set(tasks.ENGINES) == EXPECTED_TASKS | {"reranking"}
     assert {kebab(e["task"]["name"]) for e in ENTRIES} == EXPECTED_TASKS
     assert len(ENTRIES) == 23  # the 23 catalog models of these tasks
 
