@@ -218,4 +218,14 @@ def describe_image(call: TaskCall) -> TaskAnswer:
     limit = call.body.get("max_tokens")
     if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
         text = " ".join(text.split()[:limit])
-    return TaskAnswer(ENGINE_NAME, {"description": text})
+    result: dict[str, Any] = {"description": text}
+    # moondream-style schemas: the text under the asked task's key, plus generation metadata
+    # (the answer keeps only what the model's output schema declares).
+    result["caption" if call.body.get("task") == "caption" else "answer"] = text
+    result["finish_reason"] = "stop"
+    words = len(text.split())
+    result["metrics"] = {
+        "input_tokens": 0, "output_tokens": words, "prefill_time_ms": 0.0,
+        "decode_time_ms": float(words), "ttft_ms": 0.0,
+    }  # fmt: skip
+    return TaskAnswer(ENGINE_NAME, result)
