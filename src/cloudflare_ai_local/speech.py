@@ -46,6 +46,7 @@ from .inputs import read_bytes
 
 TRANSCRIBER = "duration-aligned-transcriber/1.0"
 SPEAKER = "tone-speaker/1.0"
+TURN_DETECTOR = "silence-turn-detector/1.0"
 FIXED_PHRASE = "The quick brown fox jumps over the lazy dog."
 WORDS_PER_SECOND = 2.5
 VTT_WORDS = 8
@@ -221,3 +222,19 @@ def speak(call: TaskCall) -> TaskAnswer:
     media_type = call.media_type("audio")
     data = audio.mp3_bytes(speech_seconds(text), re.sub(r"\s+", " ", text).strip())
     return TaskAnswer(SPEAKER, media=data, media_type=media_type)
+
+
+# --- end-of-turn detection (voice activity) ----------------------------------------------------
+
+
+def detect_turn(call: TaskCall) -> TaskAnswer:
+    """smart-turn: a turn is complete when the clip is silent or has text embedded (a finished
+    utterance); the probability says how sure, deterministically. UNCERTAIN: the real model
+    judges prosody, which no local engine can."""
+    data, content_type = _audio_of(call)
+    if data is None:
+        raise bad_input("Error: required properties at '/' are 'audio'")
+    info = audio.inspect(data, content_type)
+    complete = info.silent or bool(info.text)
+    probability = 0.9 if complete else round(min(0.4, 0.1 + info.duration / 100), 3)
+    return TaskAnswer(TURN_DETECTOR, {"is_complete": complete, "probability": probability})

@@ -54,6 +54,7 @@ ENGINES: dict[str, Engine] = {
     "text-to-image": images.text_to_image,
     "automatic-speech-recognition": speech.transcribe,
     "text-to-speech": speech.speak,
+    "voice-activity-detection": speech.detect_turn,
     "translation": text_tasks.translate,
     "summarization": text_tasks.summarize,
     "text-classification": text_tasks.classify,

@@ -284,6 +284,13 @@ def _chat_id() -> str:
     return f"id-{int(time.time() * 1000)}"
 
 
+def _declares(model: str, field: str) -> bool:
+    """Whether the model's published output schema names ``field`` (newer chat models require
+    ``refusal`` in every message)."""
+    info = get_model(model)
+    return info is not None and f'"{field}"' in json.dumps(info.output_schema)
+
+
 def _chat_completion(model: str, gen: Generation, openai_route: bool) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant"}
     if gen.tool_call is not None:
@@ -295,7 +302,7 @@ def _chat_completion(model: str, gen: Generation, openai_route: bool) -> dict[st
     reasoning = _reasoning(model, gen)
     if reasoning:
         message["reasoning_content"] = reasoning
-    if openai_route:
+    if openai_route or _declares(model, "refusal"):
         message["refusal"] = None
     choice: dict[str, Any] = {
         "index": 0,

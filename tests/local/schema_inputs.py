@@ -126,7 +126,9 @@ def body_for(entry: Mapping[str, Any]) -> dict[str, Any]:
             body[key] = max(int(_property(schema, key).get("minimum", 0)), 64)
     if task in ("image-classification", "object-detection", "image-to-text"):
         body["image"] = in_schema_form(sample_png(), _property(schema, "image"), "image/png")
-    if task == "automatic-speech-recognition" and _property(schema, "audio"):
+    if task in ("automatic-speech-recognition", "voice-activity-detection") and _property(
+        schema, "audio"
+    ):
         body["audio"] = in_schema_form(sample_wav(), _property(schema, "audio"), "audio/wav")
     return body
 
