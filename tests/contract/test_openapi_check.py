@@ -622,3 +622,13 @@ def test_placeholders() -> None:
         assert is_placeholder(value), value
     for value in ("Bearer abcDEF123", "replay-token-not-a-secret", "gw-secret"):
         assert not is_placeholder(value), value
+
+
+def test_binary_answers_are_accepted_only_where_the_model_declares_them() -> None:
+    from tests.contract.openapi_check import _catalog_declares
+
+    run = "/accounts/0123456789abcdef0123456789abcdef/ai/run/"
+    assert _catalog_declares(run + "@cf/stabilityai/stable-diffusion-xl-base-1.0", "image/png")
+    assert _catalog_declares(run + "@cf/deepgram/aura-1", "audio/mpeg; charset=binary")
+    assert not _catalog_declares(run + "@cf/meta/llama-3.3-70b-instruct-fp8-fast", "image/png")
+    assert not _catalog_declares(run + "@cf/stabilityai/stable-diffusion-xl-base-1.0", "audio/mpeg")
