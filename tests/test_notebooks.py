@@ -65,8 +65,8 @@ def execute(path: Path) -> Any:
     return notebook
 
 
-def test_there_are_six_notebooks() -> None:
-    assert [p.name[:2] for p in PATHS] == ["01", "02", "03", "04", "05", "06"]
+def test_there_are_seven_notebooks() -> None:
+    assert [p.name[:2] for p in PATHS] == ["01", "02", "03", "04", "05", "06", "07"]
 
 
 @pytest.mark.timeout(300)
