@@ -104,9 +104,17 @@ def task_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+#: The model table's own tasks that Cloudflare files under another name: the reranker is
+#: catalogued as "Text Classification" but takes a query and passages.
+_SEARCHED_AS = {"reranking": "Text Classification"}
+
+
 def task_name(task: str) -> str:
-    """Cloudflare's name of a task given in either form (unknown tasks are returned as given)."""
+    """Cloudflare's name of a task given in either form, for the model search API (unknown
+    tasks are returned as given)."""
     slug = task_slug(task)
+    if slug in _SEARCHED_AS:
+        return _SEARCHED_AS[slug]
     return next((name for name in TASK_NAMES if task_slug(name) == slug), task)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Literal, Self, TypedDict, Unpack, cast
@@ -25,6 +25,7 @@ from .media import MediaInput, is_binary_content_type
 from .models import (
     DEFAULT_EMBEDDING_BATCH,
     DEFAULT_EMBEDDING_MODEL,
+    TASKS,
     ModelInfo,
     get_model,
     iter_models,
@@ -662,6 +663,17 @@ class _WorkersAIBase:
             if (wanted is None or tasks.task_slug(info.task) == wanted)
             and (needle in info.name.lower() or needle in info.description.lower())
         ]
+
+    @staticmethod
+    def _of_task(found: Iterable[ModelInfo], task: str | None) -> list[ModelInfo]:
+        """The searched models of the task as the table names it, so online and offline
+        listings agree (Cloudflare files the reranker under "Text Classification")."""
+        if not task:
+            return list(found)
+        wanted = tasks.task_slug(task)
+        if wanted not in {tasks.task_slug(t) for t in (*TASKS, *tasks.TASK_NAMES)}:
+            return list(found)
+        return [m for m in found if tasks.task_slug(m.task) == wanted]
 
     def _models_request(
         self, task: str | None, search: str | None, per_page: int, page: int = 1
@@ -1307,7 +1319,7 @@ class WorkersAIClient(_WorkersAIBase):
             request = self._models_request(task, search, per_page, page)
             if not self._models_page(self._transport.send(request), request, per_page, seen):
                 break
-        return list(seen.values())
+        return self._of_task(seen.values(), task)
 
 
 class AsyncWorkersAIClient(_WorkersAIBase):
@@ -1632,4 +1644,4 @@ class AsyncWorkersAIClient(_WorkersAIBase):
             request = self._models_request(task, search, per_page, page)
             if not self._models_page(await self._transport.send(request), request, per_page, seen):
                 break
-        return list(seen.values())
+        return self._of_task(seen.values(), task)

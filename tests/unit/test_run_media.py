@@ -350,3 +350,21 @@ async def test_async_client_run_binary_and_task_in_one_loop() -> None:
     assert isinstance(raw, ImageResult) and isinstance(image, ImageResult)
     assert raw.data == image.data == PNG
     assert rec.count == 2
+
+
+def test_list_models_online_agrees_with_the_table_on_the_reranker(mode: str) -> None:
+    """Cloudflare files the reranker under "Text Classification"; the table calls it
+    reranking. Online and offline listings name the same models for either task."""
+    listing = [
+        catalog_entry("@cf/baai/bge-reranker-base", "Text Classification"),
+        catalog_entry("@cf/huggingface/distilbert-sst-2-int8", "Text Classification"),
+    ]
+    api = Api(mode, ok(listing))
+    rerankers = api("list_models", "reranking", online=True)
+    assert [m.name for m in rerankers] == ["@cf/baai/bge-reranker-base"]
+    assert api.requests[0].url.params["task"] == "Text Classification"
+    classifiers = api("list_models", "Text Classification", online=True)
+    assert [m.name for m in classifiers] == ["@cf/huggingface/distilbert-sst-2-int8"]
+    assert [m.name for m in classifiers] == [
+        m.name for m in api("list_models", "text-classification")
+    ]
