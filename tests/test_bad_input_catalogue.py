@@ -129,6 +129,22 @@ def chat(messages: Any = USER, **options: Any) -> Call:
     return lambda h: h.ai.chat(CHAT_MODEL, messages, **options)
 
 
+#: A 1x1 PNG as a data: URL.
+_PNG_URL = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGO4IyIHAALe"
+    "AQ/k/y65AAAAAElFTkSuQmCC"
+)
+
+
+def _image_part(url: str) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def vision_chat(url: str) -> Call:
+    model = "@cf/meta/llama-4-scout-17b-16e-instruct"
+    return lambda h: h.ai.chat(model, [{"role": "user", "content": [_image_part(url)]}])
+
+
 def offline_ai(**kwargs: Any) -> Call:
     """Build a Workers AI client from these settings (on the recording transport)."""
 
@@ -622,6 +638,36 @@ CASES: list[Case] = [
         TypeError,
         r"unexpected chat options: temprature",
     ),
+    # --- images in chat ---------------------------------------------------------------------
+    Case(
+        "image-for-a-text-model",
+        chat([{"role": "user", "content": [_image_part(_PNG_URL)]}]),
+        ValidationError,
+        rf"{re.escape(CHAT_MODEL)} does not take images .*llama-4-scout",
+        attrs={"item": CHAT_MODEL},
+    ),
+    Case(
+        "image-not-an-image",
+        vision_chat("data:image/png;base64,bm90IGFuIGltYWdl"),
+        ValidationError,
+        r"message #0 part #0 is not a readable image",
+        attrs={"field": "message #0 part #0"},
+    ),
+    Case(
+        "image-remote-url-in-core",
+        vision_chat("https://example.com/cat.png"),
+        ValidationError,
+        r"message #0 part #0: Workers AI takes images only as data: URLs",
+    ),
+    Case(
+        "image-two-for-llama-3.2-vision",
+        lambda h: h.ai.chat(
+            "@cf/meta/llama-3.2-11b-vision-instruct",
+            [{"role": "user", "content": [_image_part(_PNG_URL), _image_part(_PNG_URL)]}],
+        ),
+        ValidationError,
+        r"takes one image per request, got 2",
+    ),
     # --- configuration ----------------------------------------------------------------------
     Case(
         "missing-account-id",
@@ -747,6 +793,21 @@ CASES: list[Case] = [
         r"No such model @cf/nope/no-such-model",
         before_send=False,
         attrs={"code": 5007},
+    ),
+    Case(
+        "server-vision-chat-non-image",
+        lambda h: h.ai.run(
+            "@cf/meta/llama-4-scout-17b-16e-instruct",
+            {
+                "messages": [
+                    {"role": "user", "content": [_image_part("data:image/png;base64,AAAA")]}
+                ]
+            },
+        ),
+        InvalidRequestError,
+        r"/messages/0/content/0/image_url/url' is not an image",
+        before_send=False,
+        attrs={"code": 5006},
     ),
     Case(
         "server-unknown-embedding-model",

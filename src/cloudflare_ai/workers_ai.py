@@ -18,7 +18,7 @@ from typing import Any, Literal, Self, TypedDict, Unpack, cast
 import httpx
 import orjson
 
-from . import tasks
+from . import chat_images, tasks
 from .config import ClientSettings, GatewaySettings
 from .errors import APIError, StreamError, ValidationError
 from .media import MediaInput, is_binary_content_type
@@ -409,7 +409,10 @@ class _WorkersAIBase:
             raise ValidationError("messages must not be empty", field="messages")
         body: dict[str, Any] = {}
         if messages is not None:
-            body["messages"] = clean_messages(messages)
+            body["messages"], image_fields = chat_images.prepare_messages(
+                model, clean_messages(messages), api=api
+            )
+            body.update(image_fields)
         else:
             body["prompt"] = prompt
         for key in SAMPLING_KEYS:
@@ -1019,6 +1022,10 @@ class WorkersAIClient(_WorkersAIBase):
         **options: Unpack[ChatOptions],
     ) -> ChatResponse:
         """Generate a whole answer from ``messages`` or ``prompt=...``.
+
+        Images go in messages as ``{"type": "image_url", "image_url": {"url": "data:..."}}``
+        parts, for vision models only; they are checked and sent in the form the model takes
+        (see :mod:`cloudflare_ai.chat_images`).
 
         Options: ``api`` ("native" for ``/ai/run``, "openai" for ``/ai/v1``), ``tools``,
         ``tool_choice``, ``response_format``, ``stop``, every sampling parameter

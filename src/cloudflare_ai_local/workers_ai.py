@@ -8,6 +8,7 @@ answers text generation and embeddings here, every other task with the engine of
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -28,7 +29,7 @@ from starlette.responses import Response, StreamingResponse
 from cloudflare_ai.models import ModelInfo, get_model, iter_models
 from cloudflare_ai.tokens import estimate_tokens
 
-from . import embeddings, errors, inputs, react, sse, structured, tasks, textgen
+from . import chat_vision, embeddings, errors, inputs, react, sse, structured, tasks, textgen
 from .engine_io import TaskCall
 from .errors import ApiError, bad_input, envelope, json_response
 
@@ -255,8 +256,17 @@ def _reasoning(model: str, gen: Generation) -> str | None:
     return f"The user asks: {topic} I will answer from the sentences that share its words."
 
 
-def generate(body: Mapping[str, Any], stop: list[str] | None = None) -> Generation:
+def generate(
+    body: Mapping[str, Any],
+    stop: list[str] | None = None,
+    seen: chat_vision.Seen | None = None,
+) -> Generation:
+    """The answer to a text-generation request; ``seen`` describes its images (vision
+    models): the question's images are described in the answer, earlier ones are context."""
     conv = textgen.conversation_from(body)
+    if seen:
+        context = "\n".join(text for text in (seen.context(), conv.context) if text)
+        conv = dataclasses.replace(conv, context=context)
     if react.is_react(body):
         text = react.reply(body)
         comp = textgen.complete(text, conv.prompt_tokens, _max_tokens(body), stop or [])
@@ -276,7 +286,8 @@ def generate(body: Mapping[str, Any], stop: list[str] | None = None) -> Generati
         text = orjson.dumps(value).decode()
         comp = textgen.Completion(textgen.pieces(text), "stop", conv.prompt_tokens)
         return Generation(comp, json_value=value, json_mode=True, question=conv.question)
-    comp = textgen.complete(textgen.answer(conv), conv.prompt_tokens, _max_tokens(body), stop or [])
+    text = seen.reply() if seen is not None and seen.current else textgen.answer(conv)
+    comp = textgen.complete(text, conv.prompt_tokens, _max_tokens(body), stop or [])
     return Generation(comp, question=conv.question)
 
 
@@ -483,7 +494,7 @@ def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> 
     json_mode, _ = _json_schema_of(body)
     if stream and json_mode:
         raise ApiError(errors.JSON_STREAM)
-    gen = generate(body)
+    gen = generate(body, seen=chat_vision.images_seen(info, body))
     engine = textgen.ENGINE_NAME
     if info.output_style == "chat.completion":
         if stream:
@@ -583,7 +594,8 @@ def chat_completions(body: Any) -> AiOutcome:
     stream = body.get("stream") is True
     if stream and json_mode:
         raise ApiError(errors.JSON_STREAM)  # UNCERTAIN on /ai/v1
-    gen = generate(body, stop=list(textgen.stop_sequences(body.get("stop"))))
+    seen = chat_vision.images_seen(info, body, openai_route=True)
+    gen = generate(body, stop=list(textgen.stop_sequences(body.get("stop"))), seen=seen)
     if stream:
         return AiOutcome(textgen.ENGINE_NAME, events=_chunk_events(info.name, gen, True))
     return AiOutcome(textgen.ENGINE_NAME, _chat_completion(info.name, gen, openai_route=True))

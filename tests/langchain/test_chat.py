@@ -269,11 +269,11 @@ def test_reasoning_content_is_surfaced() -> None:
     assert streamed.content == message.content
 
 
-# A 1x1 transparent PNG.
+# A 1x1 red PNG (fixed bytes: the recorded request body holds them).
 PIXEL = base64.b64encode(
     bytes.fromhex(
-        "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154"
-        "789c6360000002000100e221bc330000000049454e44ae426082"
+        "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c49444154"
+        "789c63b82322070002de010fe4ff2eb90000000049454e44ae426082"
     )
 ).decode()
 
@@ -288,20 +288,19 @@ def test_images_go_to_vision_models_as_data_urls(vcr: Any) -> None:
         ]
     )
     answer = llm.invoke([message])
-    assert answer.content
+    assert "mostly red" in answer.text
     import json
 
     sent = json.loads(vcr.requests[-1].body)["messages"][0]["content"]
     image = next(part for part in sent if part["type"] == "image_url")
-    assert image["image_url"]["url"].startswith("data:image/png;base64,")
+    assert image["image_url"]["url"] == f"data:image/png;base64,{PIXEL}"
 
 
-def test_remote_image_urls_are_refused_before_sending() -> None:
-    llm = ChatWorkersAI(model=SCOUT, account_id="a" * 32, api_token="t")
-    message = HumanMessage(
-        content=[{"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]
-    )
-    with pytest.raises(ValidationError, match="data: URLs"):
+def test_images_for_a_text_model_are_refused_before_sending() -> None:
+    llm = ChatWorkersAI(model=LLAMA, account_id="a" * 32, api_token="t",
+                        base_url="http://127.0.0.1:9/client/v4")  # fmt: skip
+    message = HumanMessage(content=[{"type": "image", "base64": PIXEL, "mime_type": "image/png"}])
+    with pytest.raises(ValidationError, match=f"{LLAMA} does not take images"):
         llm.invoke([message])
 
 

@@ -193,15 +193,16 @@ def test_errors_are_typed() -> None:
         WorkersAI(model="@cf/nobody/nothing", retry_policy=FAST_RETRY).complete("hi")
 
 
-def test_remote_image_urls_are_refused() -> None:
+def test_images_for_a_text_model_are_refused_before_sending() -> None:
     from llama_index.core.base.llms.types import ImageBlock, TextBlock
 
-    llm = WorkersAI(model="@cf/meta/llama-4-scout-17b-16e-instruct", account_id="a" * 32,
-                    api_token="t")  # fmt: skip
-    blocks = [TextBlock(text="what is this?"), ImageBlock(url="https://example.com/x.png")]
-    message = ChatMessage(role="user", blocks=blocks)
-    with pytest.raises(ValidationError, match="only as data"):
-        llm.chat([message])
+    from tests.vision_support import RED, png
+
+    llm = WorkersAI(model=LLAMA, account_id="a" * 32, api_token="t",
+                    base_url="http://127.0.0.1:9/client/v4")  # fmt: skip
+    blocks = [TextBlock(text="what is this?"), ImageBlock(image=png(RED))]
+    with pytest.raises(ValidationError, match="does not take images"):
+        llm.chat([ChatMessage(role="user", blocks=blocks)])
 
 
 @pytest.mark.vcr

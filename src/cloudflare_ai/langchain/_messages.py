@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,31 +15,86 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import tool_call, tool_call_chunk
 
+from ..chat_images import image_part, is_remote, part_url
 from ..errors import ValidationError
+from ..media import check_image
 from ..types import ChatChunk, ChatResponse, GatewayInfo, ToolCall, Usage
 
 PROVIDER = "cloudflare"
 
 
-def _image_part(part: Mapping[str, Any], position: int) -> dict[str, Any]:
-    url = part.get("image_url")
-    url = url.get("url") if isinstance(url, Mapping) else url
-    if isinstance(url, str) and not url.startswith("data:"):
+def _block_image(block: Mapping[str, Any], position: int) -> Mapping[str, Any]:
+    """An image block LangChain's converter can read: raw bytes become base64 with the type
+    recognised from them (LangChain itself asks for a ``mime_type`` beside base64 data), an
+    Anthropic URL source becomes a URL block; images by file id are refused (Workers AI
+    stores no files)."""
+    field = f"message #{position}"
+    source = block.get("source")
+    if isinstance(source, Mapping) and source.get("type") == "url" and source.get("url"):
+        return {"type": "image", "url": source["url"]}
+    if (
+        block.get("file_id")
+        or block.get("source_type") == "id"
+        or (isinstance(source, Mapping) and source.get("type") == "file")
+    ):
         raise ValidationError(
-            f"message #{position}: Workers AI accepts images only as data: URLs (base64), not "
-            f"{url[:40]!r}; download the image and pass its bytes as base64",
+            f"{field}: Workers AI cannot read images by file id; pass the image as base64, "
+            "bytes or a URL",
             position=position,
         )
-    return {"type": "image_url", "image_url": {"url": url}}
+    for key in ("base64", "data"):
+        value = block.get(key)
+        if isinstance(value, bytes | bytearray | memoryview):
+            data = bytes(value)
+            fixed = dict(block)
+            fixed[key] = base64.b64encode(data).decode("ascii")
+            fixed["mime_type"] = check_image(data, field=field)
+            return fixed
+    return block
+
+
+def _prepared(message: BaseMessage, position: int) -> BaseMessage:
+    content = message.content
+    if not isinstance(content, list) or not any(
+        isinstance(b, Mapping) and b.get("type") == "image" for b in content
+    ):
+        return message
+    blocks = [
+        _block_image(b, position) if isinstance(b, Mapping) and b.get("type") == "image" else b
+        for b in content
+    ]
+    return message.model_copy(update={"content": blocks})
+
+
+def _image_part(part: Mapping[str, Any], position: int) -> dict[str, Any]:
+    url = part_url(part)
+    if not isinstance(url, str) or not (url.lower().startswith("data:") or is_remote(url)):
+        shown = url[:40] if isinstance(url, str) else type(url).__name__
+        raise ValidationError(
+            f"message #{position}: an image must be base64 data, bytes, a data: URL or an "
+            f"http(s) URL, not {shown!r}",
+            position=position,
+        )
+    return image_part(url)
 
 
 def to_workers_ai(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """Messages in the OpenAI form that both ``/ai/run`` and ``/ai/v1`` accept.
 
-    Text-only content becomes a plain string (older models take nothing else); images stay as
-    ``image_url`` parts with ``data:`` URLs, the only form Workers AI vision models accept.
+    Text-only content becomes a plain string (older models take nothing else). Images, in
+    any form LangChain users write them (OpenAI ``image_url`` parts, standard ``image``
+    blocks with ``base64``, raw bytes or ``url``, Anthropic ``source`` blocks), become
+    ``image_url`` parts with a ``data:`` URL or a remote URL; remote ones are downloaded by
+    :func:`~cloudflare_ai.chat_images.resolve_remote_images` before sending, and the core
+    sends the images in the form the model takes.
     """
-    converted = convert_to_openai_messages(list(messages), text_format="string")
+    prepared = [_prepared(m, i) for i, m in enumerate(messages)]
+    try:
+        converted = convert_to_openai_messages(prepared, text_format="string")
+    except ValidationError:
+        raise
+    except ValueError as exc:  # LangChain's converter refusing a block it cannot read
+        raise ValidationError(f"a message cannot be sent to Workers AI: {exc}") from None
     out: list[dict[str, Any]] = []
     for position, message in enumerate(converted):
         content = message.get("content")

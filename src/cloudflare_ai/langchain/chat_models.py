@@ -35,6 +35,7 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import Field
 
+from ..chat_images import aresolve_remote_images, resolve_remote_images
 from ..connection import CloudflareConnection, GenerationFields, chat_options
 from ..errors import ValidationError
 from ..models import DEFAULT_CHAT_MODEL
@@ -66,6 +67,23 @@ class ChatWorkersAI(CloudflareConnection, GenerationFields, BaseChatModel):
     ``CLOUDFLARE_API_TOKEN``; ``gateway`` routes calls through an AI Gateway and its headers
     (cache status, log id) appear in ``response_metadata["gateway"]``. ``api="openai"`` uses
     the OpenAI-compatible endpoint instead of ``/ai/run``.
+
+    Vision models (``@cf/meta/llama-4-scout-17b-16e-instruct``, ``@cf/google/gemma-3-12b-it``,
+    ``@cf/meta/llama-3.2-11b-vision-instruct``, ...) take images in human and tool messages,
+    written as LangChain users write them:
+
+    ```python
+    llm = ChatWorkersAI(model="@cf/meta/llama-4-scout-17b-16e-instruct")
+    llm.invoke([HumanMessage(content=[
+        {"type": "text", "text": "What is in this picture?"},
+        {"type": "image", "base64": png_base64, "mime_type": "image/png"},
+    ])])
+    ```
+
+    OpenAI ``image_url`` blocks (``data:`` or ``https://`` URLs), standard ``image`` blocks
+    (``base64``, raw bytes, ``url``) and Anthropic ``source`` blocks all work; remote images
+    are downloaded here (Workers AI fetches nothing), and each image is checked and sent in
+    the form the model takes. A text model given an image raises ``ValidationError``.
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
@@ -126,6 +144,16 @@ class ChatWorkersAI(CloudflareConnection, GenerationFields, BaseChatModel):
         return chat_options(self, self.model, rest, stop=stops, extra_body=self.model_kwargs)
 
     @staticmethod
+    def _wire(model: str, messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+        """Workers AI messages, remote images downloaded (refused first for a model that
+        takes no images)."""
+        return resolve_remote_images(to_workers_ai(messages), model=model)
+
+    @staticmethod
+    async def _awire(model: str, messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+        return await aresolve_remote_images(to_workers_ai(messages), model=model)
+
+    @staticmethod
     def _fixed_calls(
         calls: list[ToolCall], options: ChatOptions, messages: Sequence[BaseMessage]
     ) -> list[ToolCall]:
@@ -170,7 +198,7 @@ class ChatWorkersAI(CloudflareConnection, GenerationFields, BaseChatModel):
         if self.streaming and "tools" not in kwargs:
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
         model, options = self._call_options(stop, kwargs)
-        answer = self.workers_ai.chat(model, to_workers_ai(messages), **options)
+        answer = self.workers_ai.chat(model, self._wire(model, messages), **options)
         return self._result(answer, options, messages)
 
     async def _agenerate(
@@ -183,7 +211,8 @@ class ChatWorkersAI(CloudflareConnection, GenerationFields, BaseChatModel):
         if self.streaming and "tools" not in kwargs:
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
         model, options = self._call_options(stop, kwargs)
-        answer = await self.async_workers_ai.chat(model, to_workers_ai(messages), **options)
+        wire = await self._awire(model, messages)
+        answer = await self.async_workers_ai.chat(model, wire, **options)
         return self._result(answer, options, messages)
 
     def _stream(
@@ -196,7 +225,7 @@ class ChatWorkersAI(CloudflareConnection, GenerationFields, BaseChatModel):
         """Text streams as it arrives; tool calls are delivered complete (validated and
         coerced to their schema) on the closing chunk, which also carries usage."""
         model, options = self._call_options(stop, kwargs)
-        stream = self.workers_ai.stream_chat(model, to_workers_ai(messages), **options)
+        stream = self.workers_ai.stream_chat(model, self._wire(model, messages), **options)
         chunks: list[ChatChunk] = []
         for chunk in stream:
             chunks.append(chunk)
@@ -217,7 +246,8 @@ class ChatWorkersAI(CloudflareConnection, GenerationFields, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         model, options = self._call_options(stop, kwargs)
-        stream = self.async_workers_ai.stream_chat(model, to_workers_ai(messages), **options)
+        wire = await self._awire(model, messages)
+        stream = self.async_workers_ai.stream_chat(model, wire, **options)
         chunks: list[ChatChunk] = []
         async for chunk in stream:
             chunks.append(chunk)

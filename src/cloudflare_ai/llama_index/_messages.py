@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,24 +16,36 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 
+from ..chat_images import data_url, image_part, is_remote
 from ..errors import ValidationError
+from ..media import read_media
 from ..types import ChatResponse as CoreAnswer
 from ..types import ToolCall, Usage
 
 
 def _image_url(block: ImageBlock, position: int) -> str:
+    """A ``data:`` URL for the block's image (bytes, a file object or a path), or its remote
+    http(s) URL (downloaded before sending by ``resolve_remote_images``)."""
+    field = f"message #{position}"
     url = str(block.url) if block.url else None
-    if url and url.startswith("data:"):
-        return url
     if block.image is None and block.path is None:
+        if url and (url.lower().startswith("data:") or is_remote(url)):
+            return url
         raise ValidationError(
-            f"message #{position}: Workers AI accepts images only as data (base64), not the URL "
-            f"{url!r}; load the image bytes into the ImageBlock",
+            f"{field}: an ImageBlock needs image bytes, a path, a data: URL or an http(s) URL, "
+            f"not {url!r}",
             position=position,
         )
-    resolved = block.resolve_image(as_base64=False).read()
-    mime = block.image_mimetype or "image/png"
-    return f"data:{mime};base64,{base64.b64encode(resolved).decode()}"
+    if block.image is not None:
+        try:
+            data = block.resolve_image(as_base64=False).read()
+        except (ValueError, binascii.Error) as exc:
+            raise ValidationError(
+                f"{field}: the ImageBlock's image cannot be read: {exc}", position=position
+            ) from None
+    else:
+        data = read_media(block.path, field=field)
+    return data_url(data, field=field)
 
 
 def _tool_call_dict(block: ToolCallBlock) -> dict[str, Any]:
@@ -47,20 +59,21 @@ def _tool_call_dict(block: ToolCallBlock) -> dict[str, Any]:
 
 
 def to_workers_ai(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-    """Messages in the OpenAI form both ``/ai/run`` and ``/ai/v1`` accept."""
+    """Messages in the OpenAI form both ``/ai/run`` and ``/ai/v1`` accept: text-only content
+    as a string; with images (``ImageBlock`` s), ``text`` and ``image_url`` parts in block
+    order, which the core sends in the form the model takes."""
     out: list[dict[str, Any]] = []
     for position, message in enumerate(messages):
         role = message.role.value if isinstance(message.role, MessageRole) else str(message.role)
         if role == "model":
             role = "assistant"
-        texts: list[str] = []
-        images: list[str] = []
+        parts: list[dict[str, Any]] = []
         calls: list[dict[str, Any]] = []
         for block in message.blocks:
             if isinstance(block, TextBlock):
-                texts.append(block.text)
+                parts.append({"type": "text", "text": block.text})
             elif isinstance(block, ImageBlock):
-                images.append(_image_url(block, position))
+                parts.append(image_part(_image_url(block, position)))
             elif isinstance(block, ToolCallBlock):
                 calls.append(_tool_call_dict(block))
             # Thinking blocks are the model's own notes: not sent back.
@@ -68,12 +81,10 @@ def to_workers_ai(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
         if not calls and isinstance(legacy, list):
             calls = [c if isinstance(c, dict) else c.model_dump() for c in legacy]
         item: dict[str, Any] = {"role": role}
-        text = "\n".join(texts)
-        if images:
-            item["content"] = [{"type": "text", "text": text}] if text else []
-            item["content"] += [{"type": "image_url", "image_url": {"url": u}} for u in images]
+        if any(p["type"] == "image_url" for p in parts):
+            item["content"] = [p for p in parts if p["type"] != "text" or p["text"]]
         else:
-            item["content"] = text
+            item["content"] = "\n".join(p["text"] for p in parts)
         if calls:
             item["tool_calls"] = calls
         if role == "tool":

@@ -33,6 +33,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from pydantic import Field
 
+from ..chat_images import aresolve_remote_images, resolve_remote_images
 from ..connection import CloudflareConnection, GenerationFields, chat_options
 from ..models import DEFAULT_CHAT_MODEL, get_model
 from ..streaming import aggregate
@@ -62,6 +63,12 @@ class WorkersAI(CloudflareConnection, GenerationFields, FunctionCallingLLM):
     Credentials: ``account_id`` / ``api_token`` or ``CLOUDFLARE_ACCOUNT_ID`` /
     ``CLOUDFLARE_API_TOKEN``. ``gateway`` routes through AI Gateway; ``api="openai"`` uses the
     OpenAI-compatible endpoint.
+
+    Vision models (``@cf/meta/llama-4-scout-17b-16e-instruct``, ``@cf/google/gemma-3-12b-it``,
+    ``@cf/meta/llama-3.2-11b-vision-instruct``, ...) take ``ImageBlock`` s in
+    ``ChatMessage.blocks``: image bytes, a path, a file object, a ``data:`` URL or an http(s)
+    URL (downloaded here: Workers AI fetches nothing). Each image is checked and sent in the
+    form the model takes; a text model given an image raises ``ValidationError``.
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, description="Workers AI model name.")
@@ -94,6 +101,16 @@ class WorkersAI(CloudflareConnection, GenerationFields, FunctionCallingLLM):
         return chat_options(
             self, self.model, kwargs, stop=self.stop, extra_body=self.additional_kwargs
         )
+
+    @staticmethod
+    def _wire(model: str, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        """Workers AI messages, remote images downloaded (refused first for a model that
+        takes no images)."""
+        return resolve_remote_images(to_workers_ai(messages), model=model)
+
+    @staticmethod
+    async def _awire(model: str, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        return await aresolve_remote_images(to_workers_ai(messages), model=model)
 
     @staticmethod
     def _response(
@@ -142,19 +159,20 @@ class WorkersAI(CloudflareConnection, GenerationFields, FunctionCallingLLM):
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         model, options = self._options(kwargs)
-        answer = self.workers_ai.chat(model, to_workers_ai(messages), **options)
+        answer = self.workers_ai.chat(model, self._wire(model, messages), **options)
         return self._response(answer, options, messages)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         model, options = self._options(kwargs)
-        answer = await self.async_workers_ai.chat(model, to_workers_ai(messages), **options)
+        wire = await self._awire(model, messages)
+        answer = await self.async_workers_ai.chat(model, wire, **options)
         return self._response(answer, options, messages)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         model, options = self._options(kwargs)
-        stream = self.workers_ai.stream_chat(model, to_workers_ai(messages), **options)
+        stream = self.workers_ai.stream_chat(model, self._wire(model, messages), **options)
 
         def generate() -> Generator[ChatResponse, None, None]:
             chunks: list[ChatChunk] = []
@@ -172,7 +190,8 @@ class WorkersAI(CloudflareConnection, GenerationFields, FunctionCallingLLM):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         model, options = self._options(kwargs)
-        stream = self.async_workers_ai.stream_chat(model, to_workers_ai(messages), **options)
+        wire = await self._awire(model, messages)
+        stream = self.async_workers_ai.stream_chat(model, wire, **options)
 
         async def generate() -> AsyncGenerator[ChatResponse, None]:
             chunks: list[ChatChunk] = []
