@@ -29,7 +29,18 @@ from starlette.responses import Response, StreamingResponse
 from cloudflare_ai.models import ModelInfo, get_model, iter_models
 from cloudflare_ai.tokens import estimate_tokens
 
-from . import chat_vision, embeddings, errors, inputs, react, sse, structured, tasks, textgen
+from . import (
+    chat_vision,
+    embeddings,
+    errors,
+    evaluators,
+    inputs,
+    react,
+    sse,
+    structured,
+    tasks,
+    textgen,
+)
 from .engine_io import TaskCall
 from .errors import ApiError, bad_input, envelope, json_response
 
@@ -475,6 +486,8 @@ def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> 
         done = [run_model(model, req) for req in body["requests"]]
         engine = done[0].engine if done else textgen.ENGINE_NAME
         return AiOutcome(engine, envelope({"responses": [_json_result(o) for o in done]}))
+    if evaluators.is_evaluator(info.input_schema, info.output_schema):
+        return AiOutcome(evaluators.ENGINE_NAME, envelope(evaluators.evaluate(info.name, body)))
     if info.task in tasks.ENGINES:
         call = TaskCall(info.name, body, info.input_schema, info.output_schema)
         answer = tasks.run_task(info.task, call)
