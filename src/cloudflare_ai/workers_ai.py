@@ -676,7 +676,9 @@ class _WorkersAIBase:
         wanted = tasks.task_slug(task)
         if wanted not in {tasks.task_slug(t) for t in (*TASKS, *tasks.TASK_NAMES)}:
             return list(found)
-        return [m for m in found if tasks.task_slug(m.task) == wanted]
+        # Models the table knows are kept by the table's task; the others as the search
+        # returned them (Cloudflare already filtered them by its task name).
+        return [m for m in found if get_model(m.name) is None or tasks.task_slug(m.task) == wanted]
 
     def _models_request(
         self, task: str | None, search: str | None, per_page: int, page: int = 1
