@@ -17,7 +17,6 @@ the short text an agent reads. Media travel by file path: generated images are w
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -25,6 +24,7 @@ from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import BaseModel, Field, SecretStr
 
 from ..connection import CloudflareConnection
+from ..tool_text import image_folder, image_report, labels_text
 from ..transport import RetryPolicy
 
 __all__ = [
@@ -67,23 +67,9 @@ class GenerateImageTool(_WorkersAITool):
         default=None, description="Where images are saved (None: a temporary folder)."
     )
 
-    def _folder(self) -> Path:
-        if self.output_dir is None:
-            self.output_dir = Path(tempfile.mkdtemp(prefix="workers-ai-images-"))
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        return self.output_dir
-
     def _describe(self, image: Any, prompt: str) -> tuple[str, Any]:
-        if image.is_blank:
-            return (
-                "The image came back all black: Workers AI's safety filter refused this "
-                "prompt. Try rephrasing it.",
-                image,
-            )
-        stem = "".join(c if c.isalnum() else "-" for c in prompt.lower())[:40].strip("-")
-        path = image.save(self._folder() / (stem or "image"))
-        width, height = image.size
-        return f"Saved a {width}x{height} image to {path}", image
+        self.output_dir = image_folder(self.output_dir)
+        return image_report(image, prompt, self.output_dir), image
 
     def _run(self, prompt: str, negative_prompt: str | None = None, **_: Any) -> tuple[str, Any]:
         image = self.workers_ai.generate_image(
@@ -174,10 +160,6 @@ class TranscribeAudioTool(_WorkersAITool):
         return (await self.async_workers_ai.transcribe(Path(path), **self._model())).text
 
 
-def _labels(labels: Any) -> str:
-    return ", ".join(f"{label.label} ({label.score:.2f})" for label in list(labels)[:5])
-
-
 class ClassifyImageTool(_WorkersAITool):
     """Say what an image file shows, as labels with confidences."""
 
@@ -186,10 +168,10 @@ class ClassifyImageTool(_WorkersAITool):
     args_schema: type[BaseModel] = _PathArgs
 
     def _run(self, path: str, **_: Any) -> str:
-        return _labels(self.workers_ai.classify_image(Path(path), **self._model()))
+        return labels_text(self.workers_ai.classify_image(Path(path), **self._model()))
 
     async def _arun(self, path: str, **_: Any) -> str:
-        return _labels(await self.async_workers_ai.classify_image(Path(path), **self._model()))
+        return labels_text(await self.async_workers_ai.classify_image(Path(path), **self._model()))
 
 
 class WorkersAIToolkit(BaseToolkit):

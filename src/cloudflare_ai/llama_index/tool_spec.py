@@ -11,7 +11,6 @@ temporary folder by default) and their path is returned.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,8 @@ from llama_index.core.tools.tool_spec.base import BaseToolSpec
 from pydantic import SecretStr
 
 from ..connection import CloudflareClients
+from ..tool_text import image_folder, image_report, labels_text
 from ..transport import RetryPolicy
-
-
-def _labels(labels: Any) -> str:
-    return ", ".join(f"{label.label} ({label.score:.2f})" for label in list(labels)[:5])
 
 
 class WorkersAIToolSpec(BaseToolSpec):
@@ -61,22 +57,9 @@ class WorkersAIToolSpec(BaseToolSpec):
     def __repr__(self) -> str:
         return "WorkersAIToolSpec()"
 
-    def _folder(self) -> Path:
-        if self.output_dir is None:
-            self.output_dir = Path(tempfile.mkdtemp(prefix="workers-ai-images-"))
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        return self.output_dir
-
     def _saved(self, image: Any, prompt: str) -> str:
-        if image.is_blank:
-            return (
-                "The image came back all black: Workers AI's safety filter refused this "
-                "prompt. Try rephrasing it."
-            )
-        stem = "".join(c if c.isalnum() else "-" for c in prompt.lower())[:40].strip("-")
-        path = image.save(self._folder() / (stem or "image"))
-        width, height = image.size
-        return f"Saved a {width}x{height} image to {path}"
+        self.output_dir = image_folder(self.output_dir)
+        return image_report(image, prompt, self.output_dir)
 
     def generate_image(self, prompt: str, negative_prompt: str | None = None) -> str:
         """Generate an image from a detailed text prompt; returns the saved image's path."""
@@ -124,8 +107,8 @@ class WorkersAIToolSpec(BaseToolSpec):
 
     def classify_image(self, path: str) -> str:
         """Say what an image file (given by its path) shows: labels with confidences."""
-        return _labels(self._clients.workers_ai.classify_image(Path(path)))
+        return labels_text(self._clients.workers_ai.classify_image(Path(path)))
 
     async def aclassify_image(self, path: str) -> str:
         """Say what an image file (given by its path) shows: labels with confidences."""
-        return _labels(await self._clients.async_workers_ai.classify_image(Path(path)))
+        return labels_text(await self._clients.async_workers_ai.classify_image(Path(path)))
