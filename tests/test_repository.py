@@ -179,7 +179,8 @@ def test_scanner_catches_paths_outside_the_repository(text: str, rel_path: str) 
         (f'extend = "{_UP}{_SEP}{_UP}{_SEP}pyproject.toml"', "src/cloudflare_ai_local/ruff.toml"),
         (f"see {_UP}{_SEP}README.md", "tests/reference/README.md"),
         ("GET .../indexes/{name}/list (a newer route)", "tests/contract/openapi_check.py"),
-        ("https://example.com/work/shared/reference/root/x", "tests/reference/README.md"),
+        # a URL whose path looks like a machine path (built from pieces, like the patterns)
+        ("https://example.com/work" + "/shared/reference/root/x", "tests/reference/README.md"),
         ("default ~/.cache/cloudflare-ai/local", "src/cloudflare_ai_app/cli.py"),
         ('REFERENCE = ROOT / "tests" / "reference"', "tests/conftest.py"),
         ("from ..models import get_model", "src/cloudflare_ai/langchain/x.py"),
