@@ -180,7 +180,7 @@ def test_scanner_catches_paths_outside_the_repository(text: str, rel_path: str) 
         (f"see {_UP}{_SEP}README.md", "tests/reference/README.md"),
         ("GET .../indexes/{name}/list (a newer route)", "tests/contract/openapi_check.py"),
         # a URL whose path looks like a machine path (built from pieces, like the patterns)
-        ("https://example.com/work" + "/shared/reference/root/x", "tests/reference/README.md"),
+        ("https://example.com/work/sha" + "red/reference/root/x", "tests/reference/README.md"),
         ("default ~/.cache/cloudflare-ai/local", "src/cloudflare_ai_app/cli.py"),
         ('REFERENCE = ROOT / "tests" / "reference"', "tests/conftest.py"),
         ("from ..models import get_model", "src/cloudflare_ai/langchain/x.py"),
