@@ -13,7 +13,7 @@ import warnings
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, Literal, Self, TypedDict, Unpack, cast
+from typing import Any, Literal, Self, TypedDict, TypeVar, Unpack, cast
 
 import httpx
 import orjson
@@ -87,6 +87,9 @@ MAX_MODEL_PAGES = 50
 
 Api = Literal["native", "openai"]
 ToolChoice = Literal["auto", "none", "required", "any"] | str | Mapping[str, Any]
+
+
+T = TypeVar("T")  # what a task call parses its answer into
 
 
 class ChatOptions(TypedDict, total=False):
@@ -1114,6 +1117,11 @@ class WorkersAIClient(_WorkersAIBase):
         self.query_cache.put(key, vector)
         return vector
 
+    def _task(self, call: TaskCall[T], gateway: GatewaySettings | str | None) -> T:
+        """Send one task call and parse its answer (every typed task method)."""
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, self._transport.send(request), request))
+
     def generate_image(
         self,
         prompt: str,
@@ -1154,8 +1162,7 @@ class WorkersAIClient(_WorkersAIBase):
             strength=strength,
             options=options,
         )
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        return self._task(call, gateway)
 
     def transcribe(
         self,
@@ -1184,8 +1191,7 @@ class WorkersAIClient(_WorkersAIBase):
             content_type=content_type,
             options=options,
         )
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        return self._task(call, gateway)
 
     def translate(
         self,
@@ -1202,8 +1208,7 @@ class WorkersAIClient(_WorkersAIBase):
         call = tasks.translate_call(
             model, text, target_lang=target_lang, source_lang=source_lang, options=options
         )
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        return self._task(call, gateway)
 
     def summarize(
         self,
@@ -1216,8 +1221,7 @@ class WorkersAIClient(_WorkersAIBase):
     ) -> str:
         """Summarise ``text`` (``max_length``: the summary's length limit in tokens)."""
         call = tasks.summarize_call(model, text, max_length=max_length, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        return self._task(call, gateway)
 
     def classify_text(
         self,
@@ -1229,8 +1233,7 @@ class WorkersAIClient(_WorkersAIBase):
     ) -> list[Label]:
         """Classify ``text`` (sentiment with the default model): labels with scores, best first."""
         call = tasks.classify_text_call(model, text, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        return self._task(call, gateway)
 
     def classify_image(
         self,
@@ -1242,8 +1245,7 @@ class WorkersAIClient(_WorkersAIBase):
     ) -> list[Label]:
         """Classify an image: labels with scores, best first."""
         call = tasks.classify_image_call(model, image, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        return self._task(call, gateway)
 
     def detect_objects(
         self,
@@ -1255,8 +1257,7 @@ class WorkersAIClient(_WorkersAIBase):
     ) -> list[Detection]:
         """Find objects in an image: label, score and bounding box of each, best first."""
         call = tasks.detect_objects_call(model, image, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        return self._task(call, gateway)
 
     def describe_image(
         self,
@@ -1272,8 +1273,7 @@ class WorkersAIClient(_WorkersAIBase):
         call = tasks.describe_image_call(
             model, image, prompt=prompt, max_tokens=max_tokens, options=options
         )
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        return self._task(call, gateway)
 
     def rerank(
         self,
@@ -1288,8 +1288,7 @@ class WorkersAIClient(_WorkersAIBase):
         """Order ``passages`` by relevance to ``query``: ``(index, score, passage)`` best first,
         the ``top_k`` best when given."""
         call = tasks.rerank_call(model, query, passages, top_k=top_k, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        return self._task(call, gateway)
 
     def speak(
         self,
@@ -1304,8 +1303,7 @@ class WorkersAIClient(_WorkersAIBase):
         """Text to speech: the audio and its content type (``voice`` is the model's speaker;
         base64 answers such as melotts's are decoded)."""
         call = tasks.speak_call(model, text, voice=voice, language=language, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        return self._task(call, gateway)
 
     def list_models(
         self,
@@ -1462,6 +1460,11 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         self.query_cache.put(key, vector)
         return vector
 
+    async def _task(self, call: TaskCall[T], gateway: GatewaySettings | str | None) -> T:
+        """Send one task call and parse its answer (every typed task method)."""
+        request = self._task_request(call, gateway)
+        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+
     async def generate_image(
         self,
         prompt: str,
@@ -1494,8 +1497,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
             strength=strength,
             options=options,
         )
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        return await self._task(call, gateway)
 
     async def transcribe(
         self,
@@ -1517,8 +1519,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
             content_type=content_type,
             options=options,
         )
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        return await self._task(call, gateway)
 
     async def translate(
         self,
@@ -1534,8 +1535,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         call = tasks.translate_call(
             model, text, target_lang=target_lang, source_lang=source_lang, options=options
         )
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        return await self._task(call, gateway)
 
     async def summarize(
         self,
@@ -1548,8 +1548,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
     ) -> str:
         """See :meth:`WorkersAIClient.summarize`."""
         call = tasks.summarize_call(model, text, max_length=max_length, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        return await self._task(call, gateway)
 
     async def classify_text(
         self,
@@ -1561,8 +1560,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
     ) -> list[Label]:
         """See :meth:`WorkersAIClient.classify_text`."""
         call = tasks.classify_text_call(model, text, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        return await self._task(call, gateway)
 
     async def classify_image(
         self,
@@ -1574,8 +1572,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
     ) -> list[Label]:
         """See :meth:`WorkersAIClient.classify_image`."""
         call = tasks.classify_image_call(model, image, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        return await self._task(call, gateway)
 
     async def detect_objects(
         self,
@@ -1587,8 +1584,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
     ) -> list[Detection]:
         """See :meth:`WorkersAIClient.detect_objects`."""
         call = tasks.detect_objects_call(model, image, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        return await self._task(call, gateway)
 
     async def describe_image(
         self,
@@ -1604,8 +1600,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         call = tasks.describe_image_call(
             model, image, prompt=prompt, max_tokens=max_tokens, options=options
         )
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        return await self._task(call, gateway)
 
     async def rerank(
         self,
@@ -1619,8 +1614,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
     ) -> list[Ranked]:
         """See :meth:`WorkersAIClient.rerank`."""
         call = tasks.rerank_call(model, query, passages, top_k=top_k, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        return await self._task(call, gateway)
 
     async def speak(
         self,
@@ -1634,8 +1628,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
     ) -> AudioResult:
         """See :meth:`WorkersAIClient.speak`."""
         call = tasks.speak_call(model, text, voice=voice, language=language, options=options)
-        request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        return await self._task(call, gateway)
 
     async def list_models(
         self,
