@@ -20,6 +20,7 @@ from .config import EmulatorConfig
 from .errors import ApiError, envelope, error_response, json_response
 from .faults import FaultController, FaultMiddleware
 from .gateway import Gateway, json_or_bad_input
+from .universal import universal
 from .vector_store import VectorStore
 from .vectorize_api import VectorizeApi
 
@@ -143,7 +144,7 @@ def _gateway_routes(state: EmulatorState) -> list[Route]:
                 gateway_id = request.path_params["gateway_id"]
                 raw = await request.body()
                 if kind == "universal":
-                    return await gw.universal(request, gateway_id, raw)
+                    return await universal(gw, request, gateway_id, raw)
                 if kind == "run":
                     run_body = await workers_ai.read_run_body(request)
                     name: str = request.path_params["model"]

@@ -26,7 +26,7 @@ from cloudflare_ai import limits
 
 from . import errors
 from .errors import ApiError, bad_input, error_response, json_response
-from .workers_ai import AiOutcome, chat_completions, openai_embeddings, run_model
+from .workers_ai import AiOutcome
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 DEFAULT_CUSTOM_KEY_TTL = 300  # seconds; documented default when only a cache key is sent
@@ -146,14 +146,14 @@ class Gateway:
         with self._lock:
             self._cache.clear()
 
-    def _check_gateway_auth(self, request: Request) -> None:
+    def check_gateway_auth(self, request: Request) -> None:
         if self.gateway_token is None:
             return
         given = request.headers.get("cf-aig-authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {self.gateway_token}".encode()):
             raise ApiError(errors.GATEWAY_AUTH)
 
-    def _check_upstream_auth(self, authorization: str | None) -> None:
+    def check_upstream_auth(self, authorization: str | None) -> None:
         if not hmac.compare_digest(
             (authorization or "").encode(), f"Bearer {self.api_token}".encode()
         ):
@@ -184,9 +184,9 @@ class Gateway:
         raw_body: bytes,
     ) -> Response:
         started = time.monotonic()
-        self._check_gateway_auth(request)
+        self.check_gateway_auth(request)
         opts = parse_options(request.headers)
-        self._check_upstream_auth(request.headers.get("authorization"))
+        self.check_upstream_auth(request.headers.get("authorization"))
         ttl = opts.cache_ttl or (DEFAULT_CUSTOM_KEY_TTL if opts.cache_key else self.default_ttl)
         key = (request.url.path, raw_body, opts.cache_key or "")
         cache_status = "MISS"
@@ -212,11 +212,11 @@ class Gateway:
                     self._cache[key] = _Cached(
                         bytes(response.body), response.status_code, kept, now + ttl
                     )
-        return self._finish(
+        return self.finish(
             response, gateway_id, request.url.path, model, cache_status, opts, None, started
         )
 
-    def _finish(
+    def finish(
         self,
         response: Response,
         gateway_id: str,
@@ -259,62 +259,6 @@ class Gateway:
             with self._lock:
                 self.logs.append(entry)
         return response
-
-    async def universal(self, request: Request, gateway_id: str, raw_body: bytes) -> Response:
-        """Try each step of the JSON array in order; ``cf-aig-step`` names the one that answered."""
-        started = time.monotonic()
-        self._check_gateway_auth(request)
-        opts = parse_options(request.headers)
-        try:
-            steps = orjson.loads(raw_body)
-        except orjson.JSONDecodeError as exc:
-            raise ApiError(errors.GATEWAY_BAD_REQUEST, detail="body must be JSON") from exc
-        if isinstance(steps, dict):
-            steps = [steps]
-        if not isinstance(steps, list) or not steps:
-            raise ApiError(
-                errors.GATEWAY_BAD_REQUEST, detail="body must be a non-empty array of steps"
-            )
-        response: Response | None = None
-        model: str | None = None
-        for index, step in enumerate(steps):
-            response, model = self._run_step(step, request)
-            if 200 <= response.status_code < 300:
-                return self._finish(
-                    response, gateway_id, request.url.path, model, "MISS", opts, index, started
-                )
-        assert response is not None
-        return self._finish(
-            response, gateway_id, request.url.path, model, "MISS", opts, len(steps) - 1, started
-        )
-
-    def _run_step(self, step: Any, request: Request) -> tuple[Response, str | None]:
-        try:
-            if not isinstance(step, dict):
-                raise ApiError(errors.GATEWAY_BAD_REQUEST, detail="each step must be an object")
-            if step.get("provider") != "workers-ai":
-                raise ApiError(
-                    errors.GATEWAY_BAD_REQUEST,
-                    detail=f"provider {step.get('provider')!r} is not served locally",
-                )
-            endpoint = step.get("endpoint")
-            if not isinstance(endpoint, str) or not endpoint:
-                raise ApiError(errors.GATEWAY_BAD_REQUEST, detail="step needs an 'endpoint'")
-            headers = step.get("headers") if isinstance(step.get("headers"), dict) else {}
-            assert isinstance(headers, dict)
-            lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-            self._check_upstream_auth(
-                lowered.get("authorization", request.headers.get("authorization"))
-            )
-            query = step.get("query", {})
-            endpoint = endpoint.removeprefix("run/").lstrip("/")
-            if endpoint == "v1/chat/completions":
-                return chat_completions(query).response(), query.get("model")
-            if endpoint == "v1/embeddings":
-                return openai_embeddings(query).response(), query.get("model")
-            return run_model(endpoint, query).response(), endpoint
-        except ApiError as err:
-            return error_response(err), None
 
 
 def json_or_bad_input(raw: bytes) -> Any:
