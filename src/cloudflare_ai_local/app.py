@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from . import errors, workers_ai
 from .config import EmulatorConfig
 from .errors import ApiError, envelope, error_response, json_response
-from .faults import FaultController, FaultMiddleware
+from .faults import FaultController, FaultMiddleware, apply_model_fault
 from .gateway import Gateway, json_or_bad_input
 from .universal import universal
 from .vector_store import VectorStore
@@ -72,10 +72,12 @@ def _ai_routes(state: EmulatorState) -> list[Route]:
     async def run(request: Request) -> Response:
         body = await workers_ai.read_run_body(request)
         model = request.path_params["model"]
+        await apply_model_fault(state.faults, model)
         return workers_ai.run_http(model, body, dict(request.query_params)).response()
 
     async def chat(request: Request) -> Response:
         body = json_or_bad_input(await request.body())
+        await apply_model_fault(state.faults, body.get("model") if isinstance(body, dict) else None)
         return workers_ai.chat_completions(body).response()
 
     async def embed(request: Request) -> Response:

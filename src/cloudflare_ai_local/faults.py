@@ -28,6 +28,28 @@ _STATUS_FAULTS: dict[str, errors.ErrorCode] = {
 }
 
 
+#: Faults :meth:`FaultController.fail_model` can script for one model's upstream calls.
+MODEL_FAULT_KINDS: tuple[str, ...] = ("429", "3040", "500", "502", "503", "timeout")
+
+
+def model_fault_error(kind: str, retry_after: int = 0) -> ApiError:
+    """The error a scripted model fault answers with (not for ``"timeout"``)."""
+    headers = {"retry-after": str(retry_after)} if kind in ("429", "3040") else None
+    return ApiError(_STATUS_FAULTS[kind], headers=headers)
+
+
+async def apply_model_fault(controller: FaultController, model: str | None) -> None:
+    """Raise the scripted fault of ``model``, if any; a ``"timeout"`` only delays the answer
+    by the configured ``timeout_seconds``."""
+    kind = controller.model_fault(model)
+    if kind is None:
+        return
+    if kind == "timeout":
+        await asyncio.sleep(controller.config.timeout_seconds)
+        return
+    raise model_fault_error(kind, controller.config.retry_after)
+
+
 class ConnectionDropped(Exception):
     """Raised after the response has started, so the server closes the connection."""
 
@@ -39,6 +61,37 @@ class FaultController:
         self._lock = threading.Lock()
         self.set(config)
         self.injected: list[tuple[str, str]] = []
+        self._scripted: dict[str, list[str]] = {}
+
+    def fail_model(self, model: str, *kinds: str) -> None:
+        """Make the next ``len(kinds)`` upstream calls of ``model`` fail, one kind each, in
+        order (deterministic, unlike the seeded rate): ``"3040"`` capacity, ``"429"``,
+        ``"500"``/``"502"``/``"503"``, or ``"timeout"`` (the model answers only after
+        ``timeout_seconds``). Direct ``/ai`` routes, the gateway and each Universal step ask
+        :meth:`model_fault` before running a model, so fallbacks can be tested step by step."""
+        unknown = [k for k in kinds if k not in MODEL_FAULT_KINDS]
+        if unknown:
+            raise ValueError(
+                f"unknown model fault kinds {unknown}; choose from {MODEL_FAULT_KINDS}"
+            )
+        with self._lock:
+            self._scripted.setdefault(model, []).extend(kinds)
+
+    def model_fault(self, model: str | None) -> str | None:
+        """The next scripted fault of ``model`` (consumed), or None."""
+        if model is None:
+            return None
+        with self._lock:
+            queue = self._scripted.get(model)
+            if not queue:
+                return None
+            kind = queue.pop(0)
+            self.injected.append((model, kind))
+            return kind
+
+    def clear_model_faults(self) -> None:
+        with self._lock:
+            self._scripted.clear()
 
     def set(self, config: FaultConfig) -> None:
         with self._lock:

@@ -136,6 +136,11 @@ class LocalCloudflare:
         self.config.faults = new
         self.state.faults.set(new)
 
+    def fail_model(self, model: str, *kinds: str) -> None:
+        """Script failures of ``model``'s next upstream calls (see
+        :meth:`FaultController.fail_model`), e.g. ``cf.fail_model(m, "3040", "3040")``."""
+        self.state.faults.fail_model(model, *kinds)
+
     def set_latency(self, latency_ms: float, jitter_ms: float = 0.0) -> None:
         self.set_faults(latency_ms=latency_ms, jitter_ms=jitter_ms)
 
