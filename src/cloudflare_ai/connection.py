@@ -294,7 +294,7 @@ class CloudflareConnection(BaseModel):
         """Gateway settings as data, without their token (a secret, like ``api_token``), so
         ``model_dump`` / ``to_json`` work and never carry it."""
         if isinstance(gateway, GatewaySettings):
-            return gateway.model_dump(exclude={"token"}, exclude_defaults=True)
+            return gateway.without_secrets()
         return gateway
 
     # --- clients ------------------------------------------------------------------------------
