@@ -18,7 +18,7 @@ from typing import Any, Literal, Self, TypedDict, TypeVar, Unpack, cast
 import httpx
 import orjson
 
-from . import chat_images, tasks
+from . import chat_images, metering, tasks
 from .config import ClientSettings, GatewaySettings
 from .errors import APIError, StreamError, ValidationError
 from .media import MediaInput, is_binary_content_type
@@ -80,6 +80,7 @@ from .types import (
     Transcription,
     Usage,
 )
+from .usage import MeteredCall
 
 #: Pages fetched at most by ``list_models(online=True)`` (a guard against a server that
 #: ignores ``page``).
@@ -309,6 +310,7 @@ class _WorkersAIBase:
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
         content_type: str | None = None,
+        model: str | None = None,
     ) -> Request:
         gw = self._gateway(gateway) if method == "POST" else None
         url, label, extra = self._url(suffix, gw)
@@ -321,6 +323,7 @@ class _WorkersAIBase:
             params=params,
             headers={**extra, **typed, **(headers or {})},
             label=label,
+            model=model,
         )
 
     # --- run and the task methods ---------------------------------------------------------------
@@ -341,6 +344,7 @@ class _WorkersAIBase:
             params=payload.params,
             gateway=gateway,
             headers=headers,
+            model=model,
         )
 
     def _run_request(
@@ -458,7 +462,12 @@ class _WorkersAIBase:
                     body["response_format"] = dict(response_format)
             body.update(extra_body or {})
             return self._request(
-                "POST", "v1/chat/completions", json=body, gateway=gateway, headers=headers
+                "POST",
+                "v1/chat/completions",
+                json=body,
+                gateway=gateway,
+                headers=headers,
+                model=model,
             )
         if response_format is not None:
             kind, schema = _json_schema_of(response_format)
@@ -475,7 +484,9 @@ class _WorkersAIBase:
             else:
                 body["response_format"] = {"type": kind or "json_object"}
         body.update(extra_body or {})
-        return self._request("POST", f"run/{model}", json=body, gateway=gateway, headers=headers)
+        return self._request(
+            "POST", f"run/{model}", json=body, gateway=gateway, headers=headers, model=model
+        )
 
     def _chat_response(
         self,
@@ -604,12 +615,16 @@ class _WorkersAIBase:
     ) -> Request:
         if api == "openai":
             return self._request(
-                "POST", "v1/embeddings", json={"model": model, "input": batch}, gateway=gateway
+                "POST",
+                "v1/embeddings",
+                json={"model": model, "input": batch},
+                gateway=gateway,
+                model=model,
             )
         body: dict[str, Any] = {"text": batch}
         if pooling is not None:
             body["pooling"] = pooling
-        return self._request("POST", f"run/{model}", json=body, gateway=gateway)
+        return self._request("POST", f"run/{model}", json=body, gateway=gateway, model=model)
 
     @staticmethod
     def _embed_parse(
@@ -635,27 +650,30 @@ class _WorkersAIBase:
 
     @staticmethod
     def _embedding_response(
-        model: str, vectors: list[list[float]], usages: list[Usage | None], requests: int
+        model: str,
+        vectors: list[list[float]],
+        batches: list[list[str]],
+        usages: list[Usage | None],
     ) -> EmbeddingResponse:
+        """The whole answer, with the usage of every batch added up (tokens as reported, or
+        estimated from the texts where Cloudflare reports none) and priced."""
         dims = {len(v) for v in vectors}
         if len(dims) > 1:
             raise APIError(f"{model} returned vectors of differing lengths: {sorted(dims)}")
-        known = [u for u in usages if u is not None]
-        usage = None
-        if known:
-            prompt = sum(u.prompt_tokens for u in known)
-            info = get_model(model)
-            usage = Usage(
-                prompt_tokens=prompt,
-                total_tokens=sum(u.total_tokens for u in known),
-                cost_usd=info.cost(prompt) if info else None,
-            )
         return EmbeddingResponse(
             model=model,
             vectors=vectors,
             dimensions=dims.pop() if dims else 0,
-            usage=usage,
-            requests=requests,
+            usage=metering.embed_usage(model, batches, usages),
+            requests=len(batches),
+        )
+
+    @staticmethod
+    def _chat_meter(
+        model: str, messages: Sequence[Mapping[str, Any]] | None, options: ChatOptions
+    ) -> metering.ChatMeter:
+        return metering.ChatMeter(
+            model, messages, options.get("prompt"), options.get("tools"), options.get("max_tokens")
         )
 
     # --- the model catalog ----------------------------------------------------------------------
@@ -776,11 +794,22 @@ class _StreamState:
     """What sync and async streams share: decoding, bookkeeping and the final answer."""
 
     def __init__(
-        self, model: str, request: Request, stop: Sequence[str] | None, *, single: bool
+        self,
+        model: str,
+        request: Request,
+        stop: Sequence[str] | None,
+        *,
+        single: bool,
+        meter: metering.ChatMeter | None = None,
     ) -> None:
         self.model = model
         self._request = request
         self._single = single
+        self._meter = meter or metering.ChatMeter(model, None, None, None, None)
+        # The trackers active where the stream was made record it, wherever it is read;
+        # a budget that cannot fit it refuses it here, before anything is sent.
+        self._call = MeteredCall(model, self._meter.estimate)
+        self._call.check()
         openai = request.label.endswith("chat/completions")
         self._decoder = StreamDecoder(model, stop=None if openai else stop)
         self._stop = stop
@@ -828,14 +857,20 @@ class _StreamState:
             exc.partial_text = "".join(c.text for c in self._chunks)
             exc.path, exc.method = self._request.label, self._request.method
             raise
+        whole = aggregate(self.model, [*self._chunks, final])
+        usage = self._meter.usage(whole)
+        final = final.model_copy(update={"usage": usage})
         self._chunks.append(final)
-        self.response = aggregate(self.model, self._chunks).model_copy(
-            update={"gateway": self.gateway, "request_id": self.request_id}
+        self.response = whole.model_copy(
+            update={"usage": usage, "gateway": self.gateway, "request_id": self.request_id}
         )
+        self._call.finish(usage)
         return final
 
     def _whole(self, chat: ChatResponse) -> list[ChatChunk]:
         """A whole answer presented as a stream (for JSON-schema output)."""
+        chat = chat.model_copy(update={"usage": self._meter.usage(chat)})
+        self._call.finish(chat.usage)
         self.response, self.gateway, self.request_id = chat, chat.gateway, chat.request_id
         first = ChatChunk(
             text=chat.text,
@@ -863,11 +898,19 @@ class ChatStream(_StreamState):
         stop: Sequence[str] | None,
         *,
         single: bool = False,
+        meter: metering.ChatMeter | None = None,
     ) -> None:
-        super().__init__(model, request, stop, single=single)
+        super().__init__(model, request, stop, single=single, meter=meter)
         self._client = client
 
     def __iter__(self) -> Iterator[ChatChunk]:
+        self._call.hold()
+        try:
+            yield from self._chunks_of_stream()
+        finally:
+            self._call.cancel()  # a no-op once finished; gives the estimate back otherwise
+
+    def _chunks_of_stream(self) -> Iterator[ChatChunk]:
         transport = self._client._transport
         if self._single:
             response = transport.send(self._request)
@@ -908,11 +951,20 @@ class AsyncChatStream(_StreamState):
         stop: Sequence[str] | None,
         *,
         single: bool = False,
+        meter: metering.ChatMeter | None = None,
     ) -> None:
-        super().__init__(model, request, stop, single=single)
+        super().__init__(model, request, stop, single=single, meter=meter)
         self._client = client
 
     async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        self._call.hold()
+        try:
+            async for chunk in self._chunks_of_stream():
+                yield chunk
+        finally:
+            self._call.cancel()  # a no-op once finished; gives the estimate back otherwise
+
+    async def _chunks_of_stream(self) -> AsyncIterator[ChatChunk]:
         transport = self._client._transport
         if self._single:
             response = await transport.send(self._request)
@@ -1016,9 +1068,16 @@ class WorkersAIClient(_WorkersAIBase):
         form data. A binary answer (``image/*``, ``audio/*``) comes back as a
         :class:`BinaryResult` (an :class:`ImageResult` or :class:`AudioResult`) holding the
         response body as it came; a JSON answer as a :class:`RunResult` with its ``result``.
-        The input is not checked here: use the task methods for that."""
+        The input is not checked here: use the task methods for that. The answer carries
+        ``usage`` (tokens or the task's own units, neurons and USD)."""
         request = self._run_request(model, inputs, gateway, headers)
-        return self._answer(model, self._transport.send(request), request)
+        values = metering.run_inputs(inputs)
+        with MeteredCall(model, lambda: metering.task_estimate(model, values)) as call:
+            answer = self._answer(model, self._transport.send(request), request)
+            usage = metering.task_usage(model, values, answer)
+            call.finish(usage)
+        result: RunResult | BinaryResult = metering.with_usage(answer, usage)
+        return result
 
     def chat(
         self,
@@ -1039,10 +1098,15 @@ class WorkersAIClient(_WorkersAIBase):
         ``lora``, ``reasoning_effort``, a per-call ``gateway``, ``extra_body``, ``headers``.
         """
         request = self._chat_request(model, messages, options, stream=False)
-        response = self._transport.send(request)
-        return self._chat_response(
-            model, response, request, options.get("stop"), options.get("max_tokens")
-        )
+        meter = self._chat_meter(model, messages, options)
+        with MeteredCall(model, meter.estimate) as call:
+            response = self._transport.send(request)
+            chat = self._chat_response(
+                model, response, request, options.get("stop"), options.get("max_tokens")
+            )
+            chat = chat.model_copy(update={"usage": meter.usage(chat)})
+            call.finish(chat.usage)
+        return chat
 
     def stream_chat(
         self,
@@ -1057,7 +1121,8 @@ class WorkersAIClient(_WorkersAIBase):
         """
         single = self._wants_json_schema(options.get("response_format"))
         request = self._chat_request(model, messages, options, stream=not single)
-        return ChatStream(self, model, request, options.get("stop"), single=single)
+        meter = self._chat_meter(model, messages, options)
+        return ChatStream(self, model, request, options.get("stop"), single=single, meter=meter)
 
     def embed(
         self,
@@ -1090,14 +1155,18 @@ class WorkersAIClient(_WorkersAIBase):
             response = self._transport.send(requests[i])
             return self._embed_parse(response, requests[i], len(batches[i]), model)
 
-        if len(batches) <= 1:
-            results = [one(i) for i in range(len(batches))]
-        else:
-            workers = min(self.settings.max_concurrency, len(batches))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cf-embed") as pool:
-                results = list(pool.map(one, range(len(batches))))
-        vectors = [v for chunk, _ in results for v in chunk]
-        return self._embedding_response(model, vectors, [u for _, u in results], len(batches))
+        # Metered here, in the caller's context, not in the worker threads.
+        with MeteredCall(model, lambda: metering.embed_estimate(model, items)) as call:
+            if len(batches) <= 1:
+                results = [one(i) for i in range(len(batches))]
+            else:
+                workers = min(self.settings.max_concurrency, len(batches))
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cf-embed") as pool:
+                    results = list(pool.map(one, range(len(batches))))
+            vectors = [v for chunk, _ in results for v in chunk]
+            answer = self._embedding_response(model, vectors, batches, [u for _, u in results])
+            call.finish(answer.usage)
+        return answer
 
     def embed_query(
         self,
@@ -1118,9 +1187,16 @@ class WorkersAIClient(_WorkersAIBase):
         return vector
 
     def _task(self, call: TaskCall[T], gateway: GatewaySettings | str | None) -> T:
-        """Send one task call and parse its answer (every typed task method)."""
+        """Send one task call, parse its answer and meter it (every typed task method)."""
         request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        estimate = lambda: metering.task_estimate(call.model, call.inputs)  # noqa: E731
+        with MeteredCall(call.model, estimate) as metered:
+            answer = self._answer(call.model, self._transport.send(request), request)
+            parsed = call.parse(answer)
+            usage = metering.task_usage(call.model, call.inputs, answer, parsed)
+            metered.finish(usage)
+        result: T = metering.with_usage(parsed, usage)
+        return result
 
     def generate_image(
         self,
@@ -1391,7 +1467,13 @@ class AsyncWorkersAIClient(_WorkersAIBase):
     ) -> RunResult | BinaryResult:
         """Run any model with its raw input; see :meth:`WorkersAIClient.run`."""
         request = self._run_request(model, inputs, gateway, headers)
-        return self._answer(model, await self._transport.send(request), request)
+        values = metering.run_inputs(inputs)
+        with MeteredCall(model, lambda: metering.task_estimate(model, values)) as call:
+            answer = self._answer(model, await self._transport.send(request), request)
+            usage = metering.task_usage(model, values, answer)
+            call.finish(usage)
+        result: RunResult | BinaryResult = metering.with_usage(answer, usage)
+        return result
 
     async def chat(
         self,
@@ -1401,10 +1483,15 @@ class AsyncWorkersAIClient(_WorkersAIBase):
     ) -> ChatResponse:
         """Generate a whole answer; see :meth:`WorkersAIClient.chat` for the options."""
         request = self._chat_request(model, messages, options, stream=False)
-        response = await self._transport.send(request)
-        return self._chat_response(
-            model, response, request, options.get("stop"), options.get("max_tokens")
-        )
+        meter = self._chat_meter(model, messages, options)
+        with MeteredCall(model, meter.estimate) as call:
+            response = await self._transport.send(request)
+            chat = self._chat_response(
+                model, response, request, options.get("stop"), options.get("max_tokens")
+            )
+            chat = chat.model_copy(update={"usage": meter.usage(chat)})
+            call.finish(chat.usage)
+        return chat
 
     def stream_chat(
         self,
@@ -1415,7 +1502,10 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         """Stream an answer; ``async for`` over the returned :class:`AsyncChatStream`."""
         single = self._wants_json_schema(options.get("response_format"))
         request = self._chat_request(model, messages, options, stream=not single)
-        return AsyncChatStream(self, model, request, options.get("stop"), single=single)
+        meter = self._chat_meter(model, messages, options)
+        return AsyncChatStream(
+            self, model, request, options.get("stop"), single=single, meter=meter
+        )
 
     async def embed(
         self,
@@ -1439,9 +1529,12 @@ class AsyncWorkersAIClient(_WorkersAIBase):
                 response = await self._transport.send(request)
             return self._embed_parse(response, request, len(batch), model)
 
-        results = await asyncio.gather(*(one(b) for b in batches))
-        vectors = [v for chunk, _ in results for v in chunk]
-        return self._embedding_response(model, vectors, [u for _, u in results], len(batches))
+        with MeteredCall(model, lambda: metering.embed_estimate(model, items)) as call:
+            results = await asyncio.gather(*(one(b) for b in batches))
+            vectors = [v for chunk, _ in results for v in chunk]
+            answer = self._embedding_response(model, vectors, batches, [u for _, u in results])
+            call.finish(answer.usage)
+        return answer
 
     async def embed_query(
         self,
@@ -1461,9 +1554,16 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         return vector
 
     async def _task(self, call: TaskCall[T], gateway: GatewaySettings | str | None) -> T:
-        """Send one task call and parse its answer (every typed task method)."""
+        """Send one task call, parse its answer and meter it (every typed task method)."""
         request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        estimate = lambda: metering.task_estimate(call.model, call.inputs)  # noqa: E731
+        with MeteredCall(call.model, estimate) as metered:
+            answer = self._answer(call.model, await self._transport.send(request), request)
+            parsed = call.parse(answer)
+            usage = metering.task_usage(call.model, call.inputs, answer, parsed)
+            metered.finish(usage)
+        result: T = metering.with_usage(parsed, usage)
+        return result
 
     async def generate_image(
         self,
