@@ -217,6 +217,55 @@ class UsageTracker:
         self.__exit__(exc_type, exc, tb)
 
 
+class TrackerFigures:
+    """The figures of a :attr:`tracker` under the names callback handlers use (LangChain's
+    ``get_openai_callback`` handler, say): mixed into the framework adapters' handlers."""
+
+    tracker: UsageTracker
+
+    @property
+    def total(self) -> UsageTotals:
+        return self.tracker.total
+
+    @property
+    def by_model(self) -> dict[str, UsageTotals]:
+        return self.tracker.by_model
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.total.input_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        return self.total.output_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return self.total.total_tokens
+
+    @property
+    def successful_requests(self) -> int:
+        return self.total.calls
+
+    @property
+    def total_cost(self) -> float:
+        """USD, from the model table's prices."""
+        return self.total.cost_usd
+
+    @property
+    def neurons(self) -> float:
+        return self.total.neurons
+
+    def __repr__(self) -> str:
+        total = self.total
+        return (
+            f"Tokens Used: {total.total_tokens}\n\tPrompt Tokens: {total.input_tokens}\n"
+            f"\tCompletion Tokens: {total.output_tokens}\n"
+            f"Successful Requests: {total.calls}\n"
+            f"Neurons: {total.neurons:.4f}\nTotal Cost (USD): ${total.cost_usd:.8f}"
+        )
+
+
 def activate(tracker: UsageTracker) -> Token[tuple[UsageTracker, ...]]:
     """Make ``tracker`` record the calls of the current context (beside those already
     active); undo with :func:`deactivate` in the same context."""
@@ -308,6 +357,7 @@ class MeteredCall:
 
 __all__ = [
     "MeteredCall",
+    "TrackerFigures",
     "UsageTotals",
     "UsageTracker",
     "activate",

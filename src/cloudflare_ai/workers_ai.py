@@ -1000,6 +1000,13 @@ class WorkersAIClient(_WorkersAIBase):
 
     Credentials come from the arguments or ``CLOUDFLARE_ACCOUNT_ID`` /
     ``CLOUDFLARE_API_TOKEN``; ``gateway`` routes calls through an AI Gateway.
+
+    Every answer carries ``usage`` (tokens or the task's units, neurons and USD), and every
+    call records into the active usage trackers (:mod:`cloudflare_ai.usage`), whose budgets
+    may refuse it before it is sent. ``rate_limits`` holds requests under Workers AI's
+    per-minute limits, shared by every client of the account (:mod:`cloudflare_ai.ratelimit`):
+    by default on for Cloudflare's own hosts and off for other base URLs such as the local
+    emulator; ``True`` or ``{model: rpm}`` turns them on anywhere, ``False`` off.
     """
 
     def __init__(
@@ -1017,10 +1024,14 @@ class WorkersAIClient(_WorkersAIBase):
         retry: RetryPolicy | None = None,
         settings: ClientSettings | None = None,
         query_cache_size: int = 0,
+        rate_limits: bool | Mapping[str, int] | None = None,
     ) -> None:
         if settings is not None and gateway is not None:
             # An explicit gateway applies on top of ready-made settings.
             settings = settings.model_copy(update={"gateway": GatewaySettings.coerce(gateway)})
+        if settings is not None and rate_limits is not None:
+            limits = dict(rate_limits) if isinstance(rate_limits, Mapping) else rate_limits
+            settings = settings.model_copy(update={"rate_limits": limits})
         self.settings = settings or ClientSettings.resolve(
             account_id=account_id,
             api_token=api_token,
@@ -1030,6 +1041,7 @@ class WorkersAIClient(_WorkersAIBase):
             max_retries=max_retries,
             max_concurrency=max_concurrency,
             default_headers=default_headers,
+            rate_limits=rate_limits,
         )
         self._transport = SyncTransport(self.settings, retry=retry, http_client=http_client)
         self.query_cache = QueryCache(query_cache_size)
@@ -1423,10 +1435,14 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         retry: RetryPolicy | None = None,
         settings: ClientSettings | None = None,
         query_cache_size: int = 0,
+        rate_limits: bool | Mapping[str, int] | None = None,
     ) -> None:
         if settings is not None and gateway is not None:
             # An explicit gateway applies on top of ready-made settings.
             settings = settings.model_copy(update={"gateway": GatewaySettings.coerce(gateway)})
+        if settings is not None and rate_limits is not None:
+            limits = dict(rate_limits) if isinstance(rate_limits, Mapping) else rate_limits
+            settings = settings.model_copy(update={"rate_limits": limits})
         self.settings = settings or ClientSettings.resolve(
             account_id=account_id,
             api_token=api_token,
@@ -1436,6 +1452,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
             max_retries=max_retries,
             max_concurrency=max_concurrency,
             default_headers=default_headers,
+            rate_limits=rate_limits,
         )
         self._transport = AsyncTransport(self.settings, retry=retry, http_client=http_client)
         self.query_cache = QueryCache(query_cache_size)
