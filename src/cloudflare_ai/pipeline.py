@@ -30,7 +30,7 @@ from typing import Any
 from . import limits
 from .config import ClientSettings
 from .documents import TEXT_KEY, document_id
-from .errors import PartialWriteError, ValidationError
+from .errors import BudgetExceededError, PartialWriteError, ValidationError
 from .models import DEFAULT_EMBEDDING_MODEL, require_model
 from .ndjson import Chunk, chunk_lines
 from .ratelimit import SlidingWindow
@@ -224,9 +224,14 @@ async def aingest(
         if progress is not None:
             progress(state)
 
+    def write_failed() -> bool:
+        """A write or embedding failed: stop writing. A budget's refusal does not stop the
+        writes of batches already embedded (and paid for), only further embedding."""
+        return any(not isinstance(e, BudgetExceededError) for e in errors)
+
     async def write(chunk: Chunk) -> None:
         try:
-            if errors:
+            if write_failed():
                 failed.extend(chunk.ids)
                 return
 
