@@ -17,12 +17,14 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .config import ClientSettings, GatewaySettings
+    from .costs import FREE_NEURONS_PER_DAY, Cost, Units, cost_of
     from .documents import TEXT_KEY, document_id
     from .errors import (
         APIConnectionError,
         APIError,
         APITimeoutError,
         AuthenticationError,
+        BudgetExceededError,
         CapacityError,
         CloudflareError,
         ConfigurationError,
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
         Word,
         WriteResult,
     )
+    from .usage import UsageTotals, UsageTracker, track_usage
     from .vectorize import AsyncVectorizeClient, Vector, VectorizeClient
     from .workers_ai import AsyncChatStream, AsyncWorkersAIClient, ChatStream, WorkersAIClient
 
@@ -85,6 +88,7 @@ _EXPORTS: dict[str, str] = {
     "AuthenticationError": "errors",
     "BinaryResult": "types",
     "Box": "types",
+    "BudgetExceededError": "errors",
     "CapacityError": "errors",
     "ChatChunk": "types",
     "ChatResponse": "types",
@@ -94,8 +98,10 @@ _EXPORTS: dict[str, str] = {
     "Condition": "filters",
     "ConfigurationError": "errors",
     "ConflictError": "errors",
+    "Cost": "costs",
     "Detection": "types",
     "EmbeddingResponse": "types",
+    "FREE_NEURONS_PER_DAY": "costs",
     "Filter": "filters",
     "GatewayInfo": "types",
     "GatewaySettings": "config",
@@ -127,8 +133,11 @@ _EXPORTS: dict[str, str] = {
     "ToolCall": "types",
     "Transcription": "types",
     "UnindexedFilterWarning": "filters",
+    "Units": "costs",
     "UnsupportedFilterError": "filters",
     "Usage": "types",
+    "UsageTotals": "usage",
+    "UsageTracker": "usage",
     "ValidationError": "errors",
     "Vector": "vectorize",
     "VectorIdPage": "types",
@@ -137,6 +146,7 @@ _EXPORTS: dict[str, str] = {
     "Word": "types",
     "WorkersAIClient": "workers_ai",
     "WriteResult": "types",
+    "cost_of": "costs",
     "document_id": "documents",
     "estimate_tokens": "tokens",
     "get_model": "models",
@@ -144,6 +154,7 @@ _EXPORTS: dict[str, str] = {
     "iter_models": "models",
     "list_models": "models",
     "require_model": "models",
+    "track_usage": "usage",
 }
 
 
@@ -161,6 +172,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "FREE_NEURONS_PER_DAY",
     "TEXT_KEY",
     "APIConnectionError",
     "APIError",
@@ -172,6 +184,7 @@ __all__ = [
     "AuthenticationError",
     "BinaryResult",
     "Box",
+    "BudgetExceededError",
     "CapacityError",
     "ChatChunk",
     "ChatResponse",
@@ -181,6 +194,7 @@ __all__ = [
     "Condition",
     "ConfigurationError",
     "ConflictError",
+    "Cost",
     "Detection",
     "EmbeddingResponse",
     "Filter",
@@ -213,8 +227,11 @@ __all__ = [
     "ToolCall",
     "Transcription",
     "UnindexedFilterWarning",
+    "Units",
     "UnsupportedFilterError",
     "Usage",
+    "UsageTotals",
+    "UsageTracker",
     "ValidationError",
     "Vector",
     "VectorIdPage",
@@ -224,6 +241,7 @@ __all__ = [
     "WorkersAIClient",
     "WriteResult",
     "__version__",
+    "cost_of",
     "document_id",
     "estimate_tokens",
     "get_model",
@@ -231,4 +249,5 @@ __all__ = [
     "iter_models",
     "list_models",
     "require_model",
+    "track_usage",
 ]

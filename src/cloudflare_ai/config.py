@@ -250,6 +250,13 @@ class ClientSettings(BaseModel):
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
     max_concurrency: int = Field(default=8, ge=1)
     default_headers: dict[str, str] = Field(default_factory=dict)
+    #: Client-side Workers AI requests-per-minute limits (see :mod:`cloudflare_ai.ratelimit`):
+    #: None = on for Cloudflare's own hosts only, off elsewhere (the local emulator); True = on
+    #: with the published limits; ``{model: rpm}`` = on, with these over the published ones;
+    #: False = off.
+    rate_limits: bool | dict[str, int] | None = None
+    #: The window of those limits in seconds (Cloudflare's is a minute; shorter for tests).
+    rate_limit_window: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -282,6 +289,8 @@ class ClientSettings(BaseModel):
         max_retries: int | None = None,
         max_concurrency: int | None = None,
         default_headers: Mapping[str, str] | None = None,
+        rate_limits: bool | Mapping[str, int] | None = None,
+        rate_limit_window: float | None = None,
     ) -> ClientSettings:
         """Settings from explicit arguments, falling back to the environment."""
         account = account_id or env_first(ACCOUNT_ID_ENV)
@@ -311,6 +320,10 @@ class ClientSettings(BaseModel):
                 max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
                 max_concurrency=8 if max_concurrency is None else max_concurrency,
                 default_headers=dict(default_headers or {}),
+                rate_limits=(
+                    dict(rate_limits) if isinstance(rate_limits, Mapping) else rate_limits
+                ),
+                rate_limit_window=60.0 if rate_limit_window is None else rate_limit_window,
             )
         except ValueError as exc:
             if isinstance(exc, ConfigurationError):

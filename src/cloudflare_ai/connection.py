@@ -48,6 +48,7 @@ def resolve_settings(
     timeout: float | None = None,
     max_retries: int | None = None,
     max_concurrency: int | None = None,
+    rate_limits: bool | Mapping[str, int] | None = None,
 ) -> ClientSettings:
     """Core settings from adapter arguments, falling back to the environment."""
     return ClientSettings.resolve(
@@ -58,6 +59,7 @@ def resolve_settings(
         timeout=timeout,
         max_retries=max_retries,
         max_concurrency=max_concurrency,
+        rate_limits=rate_limits,
     )
 
 
@@ -69,6 +71,7 @@ _CONNECTION_KEYS = (
     "timeout",
     "max_retries",
     "max_concurrency",
+    "rate_limits",
 )
 
 
@@ -101,6 +104,7 @@ class CloudflareClients:
         timeout: float | None = None,
         max_retries: int | None = None,
         max_concurrency: int | None = None,
+        rate_limits: bool | Mapping[str, int] | None = None,
         retry_policy: RetryPolicy | None = None,
         workers_ai_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -115,6 +119,7 @@ class CloudflareClients:
             "timeout": timeout,
             "max_retries": max_retries,
             "max_concurrency": max_concurrency,
+            "rate_limits": rate_limits,
         }
         self.retry_policy = retry_policy
         self.workers_ai_options = dict(workers_ai_options or {})
@@ -286,6 +291,14 @@ class CloudflareConnection(BaseModel):
     max_retries: int | None = Field(default=None, description="Retries of transient failures.")
     max_concurrency: int | None = Field(
         default=None, description="Requests in flight at once for batched work."
+    )
+    rate_limits: bool | dict[str, int] | None = Field(
+        default=None,
+        description=(
+            "Workers AI requests-per-minute limits, shared by every client of the account: "
+            "None = on for Cloudflare's hosts, off elsewhere (the local emulator); True = on; "
+            "{model: rpm} = on with these limits; False = off."
+        ),
     )
     retry_policy: RetryPolicy | None = Field(default=None, exclude=True, repr=False)
     provider_keys: dict[str, SecretStr] | None = Field(

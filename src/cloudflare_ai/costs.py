@@ -16,7 +16,7 @@ per step), and a price whose quantity the call did not report counts as zero of 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Final
 
 from .models import USD_PER_NEURON, ModelInfo, ModelPrice, get_model
@@ -144,6 +144,28 @@ def _by_unit(prices: tuple[ModelPrice, ...]) -> dict[str, tuple[float | None, fl
     return out
 
 
+def _one_price_twice(
+    by_unit: dict[str, tuple[float | None, float | None]],
+) -> dict[str, tuple[float | None, float | None]]:
+    """Fold a per-request price into a per-image price of the other currency: one price stated
+    twice. resnet-50's catalog says $2.51e-06 per inference request and the pricing page
+    228,055 neurons per M images, which is $2.51e-06 per image at $0.011 per 1,000 neurons: a
+    classifier takes one image per request, so adding both would count the call twice.
+    UNCERTAIN: assumed for any model stating both units in different currencies."""
+    images, request = by_unit.get("per M images"), by_unit.get("per inference request")
+    if images is None or request is None:
+        return by_unit
+    (img_usd, img_neurons), (req_usd, req_neurons) = images, request
+    if (img_usd is None) == (req_usd is None) or (img_neurons is None) == (req_neurons is None):
+        return by_unit  # both in the same currency: two real prices
+    out = {unit: prices for unit, prices in by_unit.items() if unit != "per inference request"}
+    out["per M images"] = (
+        img_usd if img_usd is not None else (req_usd or 0.0) * 1_000_000,
+        img_neurons if img_neurons is not None else (req_neurons or 0.0) * 1_000_000,
+    )
+    return out
+
+
 def cost_of(model: str | ModelInfo, units: Units) -> Cost | None:
     """The cost of a call of ``model`` that used ``units``, or None when the model table has
     no price for the model (an unknown model, or one Cloudflare publishes no price for).
@@ -154,9 +176,15 @@ def cost_of(model: str | ModelInfo, units: Units) -> Cost | None:
     info = get_model(model) if isinstance(model, str) else model
     if info is None or not info.prices:
         return None
+    if units.cached_input_tokens and not any(
+        p.unit == "per M cached input tokens" for p in info.prices
+    ):
+        # No discount published: cached tokens are input tokens like the others. UNCERTAIN:
+        # Cloudflare does not say how it bills prefix-cache hits of such models.
+        units = replace(units, cached_input_tokens=0)
     neurons = usd = 0.0
     complete = True
-    for unit, (usd_price, neuron_price) in _by_unit(info.prices).items():
+    for unit, (usd_price, neuron_price) in _one_price_twice(_by_unit(info.prices)).items():
         quantity = _quantity(unit, units)
         if quantity is None:
             complete = False

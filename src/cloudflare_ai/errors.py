@@ -171,6 +171,38 @@ class PartialWriteError(CloudflareError):
         super().__init__(message)
 
 
+class BudgetExceededError(CloudflareError):
+    """A call was refused **before it was sent**: what a usage tracker has spent (and has in
+    flight), plus this call's estimate, would exceed the tracker's budget.
+
+    Not retryable: waiting does not give a budget back. ``usage`` holds the tracker's totals
+    when the call was refused (and ``by_model`` the same per model), so a bulk job can report
+    what it finished; ``model``, ``estimate_neurons`` / ``estimate_usd``, ``budget_neurons`` /
+    ``budget_usd`` say what was refused and why."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str,
+        estimate_neurons: float,
+        estimate_usd: float,
+        budget_neurons: float | None,
+        budget_usd: float | None,
+        usage: Any,
+        by_model: Mapping[str, Any],
+    ) -> None:
+        self.model = model
+        self.estimate_neurons = estimate_neurons
+        self.estimate_usd = estimate_usd
+        self.budget_neurons = budget_neurons
+        self.budget_usd = budget_usd
+        #: :class:`cloudflare_ai.usage.UsageTotals` of the tracker whose budget refused.
+        self.usage = usage
+        self.by_model = dict(by_model)
+        super().__init__(message)
+
+
 # --- mapping a response to an exception ------------------------------------------------------
 
 #: Codes that decide the class regardless of HTTP status. (10000, "Authentication error", comes

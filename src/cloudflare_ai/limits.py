@@ -63,6 +63,39 @@ PRESETS: Final[dict[str, tuple[int, str]]] = {
 #: Cloudflare API global limit: 1200 requests per five minutes per user.
 API_REQUESTS_PER_FIVE_MINUTES: Final = 1200
 
+#: The window of Workers AI's request limits, in seconds ("requests per minute").
+WORKERS_AI_REQUESTS_PER_MINUTE_WINDOW: Final = 60.0
+
+#: Requests per minute by task (Workers AI limits page, cloudflare-api.md §1.14), keyed by the
+#: model table's task names. The page has no row for text-to-speech or voice activity
+#: detection: no limit is assumed for them (UNCERTAIN). The reranker is catalogued as Text
+#: Classification, so it gets that row (UNCERTAIN: the page does not name it). Beta models
+#: "may be lower" (UNCERTAIN: by how much is not published).
+WORKERS_AI_RATE_LIMITS: Final[dict[str, int]] = {
+    "automatic-speech-recognition": 720,
+    "image-classification": 3000,
+    "image-to-text": 720,
+    "object-detection": 3000,
+    "summarization": 1500,
+    "text-classification": 2000,
+    "reranking": 2000,
+    "text-embeddings": 3000,
+    "text-generation": 300,
+    "text-to-image": 720,
+    "translation": 720,
+}
+#: The page's per-model exceptions to :data:`WORKERS_AI_RATE_LIMITS`.
+WORKERS_AI_RATE_LIMIT_EXCEPTIONS: Final[dict[str, int]] = {
+    "@cf/baai/bge-large-en-v1.5": 1500,
+    "@hf/thebloke/mistral-7b-instruct-v0.1-awq": 400,
+    "@cf/microsoft/phi-2": 720,
+    "@cf/qwen/qwen1.5-0.5b-chat": 1500,
+    "@cf/qwen/qwen1.5-1.8b-chat": 720,
+    "@cf/qwen/qwen1.5-14b-chat-awq": 150,
+    "@cf/tinyllama/tinyllama-1.1b-chat-v1.0": 720,
+    "@cf/runwayml/stable-diffusion-v1-5-img2img": 1500,
+}
+
 # --- AI Gateway ------------------------------------------------------------------------------
 GATEWAY_MIN_CACHE_TTL: Final = 60
 GATEWAY_MAX_CACHE_TTL: Final = 30 * 24 * 3600  # "one month"

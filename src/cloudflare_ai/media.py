@@ -158,6 +158,47 @@ def sniff_audio(data: bytes) -> str | None:
     return None
 
 
+#: MPEG-1 Layer III bitrates (kbit/s) by the header's 4-bit index; MPEG-2/2.5 Layer III.
+_MP3_KBPS_V1 = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0)
+_MP3_KBPS_V2 = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0)
+
+
+def _id3_end(data: bytes) -> int:
+    """Where the audio of an MP3 starts, after an ID3v2 tag (0 without one)."""
+    if data[:3] != b"ID3" or len(data) < 10:
+        return 0
+    size = 0
+    for byte in data[6:10]:
+        size = (size << 7) | (byte & 0x7F)
+    return 10 + size
+
+
+def audio_seconds(data: bytes) -> float | None:
+    """The length of an audio file in seconds, where it can be read cheaply: WAV exactly (its
+    header), MP3 from the first frame's bitrate (exact for constant bitrate; UNCERTAIN for
+    variable bitrate files, which this reads as constant). None for other formats."""
+    kind = sniff_audio(data)
+    if kind == "audio/wav":
+        import wave
+
+        try:
+            with wave.open(_buffer(data)) as audio:
+                rate = audio.getframerate()
+                return audio.getnframes() / rate if rate else None
+        except (wave.Error, EOFError):
+            return None
+    if kind == "audio/mpeg":
+        start = _id3_end(data)
+        header = data[start : start + 4]
+        if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+            return None
+        version = (header[1] >> 3) & 0x03  # 3 = MPEG-1
+        table = _MP3_KBPS_V1 if version == 3 else _MP3_KBPS_V2
+        kbps = table[header[2] >> 4]
+        return (len(data) - start) * 8 / (kbps * 1000) if kbps else None
+    return None
+
+
 def media_type(content_type: str) -> str:
     """``image/png`` from ``image/png; charset=binary`` (lower case, parameters dropped)."""
     return content_type.split(";", 1)[0].strip().lower()

@@ -25,6 +25,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final, Literal, get_args
 
+from .limits import WORKERS_AI_RATE_LIMIT_EXCEPTIONS, WORKERS_AI_RATE_LIMITS
+
 Task = Literal[
     "text-generation",
     "text-embeddings",
@@ -67,31 +69,10 @@ _UNSTATED_DIMENSIONS: dict[str, int] = {
 #: limits page states 100 inputs per request for embedding models.
 DEFAULT_EMBEDDING_BATCH = 100
 
-#: Per-minute request limits by task (Workers AI limits page, cloudflare-api.md §1.14), with
-#: per-model exceptions. The page has no row for text-to-speech or voice activity detection.
-_RATE_LIMITS: dict[Task, int] = {
-    "automatic-speech-recognition": 720,
-    "image-classification": 3000,
-    "image-to-text": 720,
-    "object-detection": 3000,
-    "summarization": 1500,
-    "text-classification": 2000,
-    "reranking": 2000,  # catalogued as Text Classification
-    "text-embeddings": 3000,
-    "text-generation": 300,
-    "text-to-image": 720,
-    "translation": 720,
-}
-_RATE_LIMIT_EXCEPTIONS: dict[str, int] = {
-    "@cf/baai/bge-large-en-v1.5": 1500,
-    "@hf/thebloke/mistral-7b-instruct-v0.1-awq": 400,
-    "@cf/microsoft/phi-2": 720,
-    "@cf/qwen/qwen1.5-0.5b-chat": 1500,
-    "@cf/qwen/qwen1.5-1.8b-chat": 720,
-    "@cf/qwen/qwen1.5-14b-chat-awq": 150,
-    "@cf/tinyllama/tinyllama-1.1b-chat-v1.0": 720,
-    "@cf/runwayml/stable-diffusion-v1-5-img2img": 1500,
-}
+#: Per-minute request limits by task, with per-model exceptions: the table lives in
+#: :mod:`cloudflare_ai.limits` (standard library only, like this module).
+_RATE_LIMITS: dict[str, int] = WORKERS_AI_RATE_LIMITS
+_RATE_LIMIT_EXCEPTIONS: dict[str, int] = WORKERS_AI_RATE_LIMIT_EXCEPTIONS
 
 #: USD per neuron (Workers AI pricing page: $0.011 per 1,000 neurons).
 USD_PER_NEURON: Final = 0.011 / 1000

@@ -2,9 +2,16 @@
 
 Records are read lazily from any iterable; texts go to Workers AI in batches at the model's
 limit while earlier batches are already being written to Vectorize. Requests run
-concurrently up to ``concurrency`` and never faster than Cloudflare's published rate limits
-(a sliding one-minute window per request kind). Only a bounded number of records is in
-memory at once, so a corpus of millions streams through.
+concurrently up to ``concurrency`` and never faster than Cloudflare's published rate limits:
+embeddings under the client-wide Workers AI limiter (:mod:`cloudflare_ai.ratelimit`, shared
+with every other client of the account), writes under the API's global limit (a sliding
+one-minute window of this ingestion). Only a bounded number of records is in memory at once,
+so a corpus of millions streams through.
+
+A usage budget (:func:`cloudflare_ai.usage.track_usage`) stops an ingestion cleanly: the
+embedding request that would exceed it is never sent, its records are never written, and the
+:class:`~cloudflare_ai.errors.PartialWriteError` raised (``__cause__``: the
+:class:`~cloudflare_ai.errors.BudgetExceededError`) lists what was written.
 
 ``ingest`` (sync) runs the asyncio pipeline on a private event loop; ``aingest`` is the same
 for async callers.
@@ -13,7 +20,7 @@ for async callers.
 from __future__ import annotations
 
 import asyncio
-import collections
+import contextvars
 import threading
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
@@ -23,9 +30,10 @@ from typing import Any
 from . import limits
 from .config import ClientSettings
 from .documents import TEXT_KEY, document_id
-from .errors import PartialWriteError, ValidationError
+from .errors import BudgetExceededError, PartialWriteError, ValidationError
 from .models import DEFAULT_EMBEDDING_MODEL, require_model
 from .ndjson import Chunk, chunk_lines
+from .ratelimit import SlidingWindow
 from .transport import RetryPolicy
 from .vectorize import AsyncVectorizeClient, Vector, WriteKind, _encode
 from .workers_ai import AsyncWorkersAIClient
@@ -122,24 +130,16 @@ class IngestReport:
 
 
 class RateLimiter:
-    """At most ``per_minute`` acquisitions in any sliding 60-second window."""
+    """At most ``per_minute`` acquisitions in any sliding 60-second window: the asyncio face
+    of :class:`cloudflare_ai.ratelimit.SlidingWindow`."""
 
     def __init__(self, per_minute: int, window: float = 60.0) -> None:
         self.per_minute = per_minute
         self.window = window
-        self._times: collections.deque[float] = collections.deque()
-        self._lock = asyncio.Lock()
+        self._window = SlidingWindow(per_minute, window)
 
     async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                while self._times and now - self._times[0] >= self.window:
-                    self._times.popleft()
-                if len(self._times) < self.per_minute:
-                    self._times.append(now)
-                    return
-                await asyncio.sleep(self.window - (now - self._times[0]))
+        await self._window.aacquire()
 
 
 class _Bounded:
@@ -180,8 +180,10 @@ async def aingest(
     """Embed ``records`` with ``model`` and write them to ``index``, overlapping the two.
 
     ``concurrency`` bounds requests in flight (default: the clients' ``max_concurrency``);
-    embedding requests are also held under the model's published per-minute limit and writes
-    under the API's. ``write_batch`` vectors go in one write request (≤ 5000). At most
+    embedding requests are held under the model's per-minute limit by the client-wide limiter
+    (on for Cloudflare's hosts; see :mod:`cloudflare_ai.ratelimit`), and additionally under
+    ``embed_requests_per_minute`` when given; writes under the API's limit. ``write_batch``
+    vectors go in one write request (≤ 5000). At most
     ``max_buffered`` records (default: enough to keep every slot busy) are in memory at once;
     a smaller ``max_buffered`` shrinks the embedding and write batches to fit.
     With ``text_key`` the text is stored in metadata (as the framework stores expect).
@@ -205,7 +207,8 @@ async def aingest(
     embed_size = min(embed_size, max(1, buffered // 2))
     write_batch = min(write_batch, buffered - embed_size + 1)
     in_flight = asyncio.Semaphore(slots)  # embeddings and writes together
-    embed_limit = _Bounded(in_flight, slots, embed_requests_per_minute or info.requests_per_minute)
+    # The model's published limit is the Workers AI client's (shared, in its transport).
+    embed_limit = _Bounded(in_flight, slots, embed_requests_per_minute)
     write_limit = _Bounded(in_flight, max(1, slots // 2), write_requests_per_minute)
     memory = asyncio.Semaphore(buffered)  # records read but not yet written
     state = Progress()
@@ -221,9 +224,14 @@ async def aingest(
         if progress is not None:
             progress(state)
 
+    def write_failed() -> bool:
+        """A write or embedding failed: stop writing. A budget's refusal does not stop the
+        writes of batches already embedded (and paid for), only further embedding."""
+        return any(not isinstance(e, BudgetExceededError) for e in errors)
+
     async def write(chunk: Chunk) -> None:
         try:
-            if errors:
+            if write_failed():
                 failed.extend(chunk.ids)
                 return
 
@@ -360,7 +368,9 @@ def ingest(
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 
-    thread = threading.Thread(target=runner, name="cf-ingest")
+    # The caller's context goes along, so its usage trackers (and budgets) see the ingestion.
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(runner,), name="cf-ingest")
     thread.start()
     thread.join()
     if "error" in outcome:

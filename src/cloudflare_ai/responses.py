@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 
-from .models import get_model
 from .types import ChatResponse, GatewayInfo, ToolCall, Usage
 
 
@@ -34,7 +33,8 @@ def new_tool_call_id(seed: str | None = None, index: int = 0) -> str:
 
 
 def parse_usage(data: Any, model: str | None = None) -> Usage | None:
-    """Usage from any of Cloudflare's usage shapes, with a cost estimate when priced."""
+    """Usage from any of Cloudflare's usage shapes; priced (neurons and USD, by
+    :func:`cloudflare_ai.metering.price`) when the model is given."""
     if not isinstance(data, Mapping):
         return None
     prompt = data.get("prompt_tokens", data.get("input_tokens"))
@@ -47,8 +47,7 @@ def parse_usage(data: Any, model: str | None = None) -> Usage | None:
     details = data.get("prompt_tokens_details") or data.get("input_tokens_details") or {}
     out_details = data.get("completion_tokens_details") or data.get("output_tokens_details") or {}
     neurons = data.get("neurons")
-    info = get_model(model) if model else None
-    return Usage(
+    usage = Usage(
         prompt_tokens=prompt_i,
         completion_tokens=completion_i,
         total_tokens=int(total) if total is not None else prompt_i + completion_i,
@@ -57,8 +56,12 @@ def parse_usage(data: Any, model: str | None = None) -> Usage | None:
             out_details.get("reasoning_tokens") if isinstance(out_details, Mapping) else None
         ),
         neurons=float(neurons) if isinstance(neurons, int | float) else None,
-        cost_usd=info.cost(prompt_i, completion_i) if info else None,
     )
+    if model is None:
+        return usage
+    from .metering import price, reported_units
+
+    return price(model, reported_units(usage), reported=usage)
 
 
 def parse_arguments(value: Any) -> tuple[dict[str, Any] | None, str]:

@@ -25,7 +25,7 @@ import binascii
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 import orjson
@@ -147,6 +147,9 @@ class TaskCall(Generic[T]):
     model: str
     payload: Payload
     parse: Callable[[Answer], T]
+    #: The call's inputs by argument name (media as :class:`Media`), for pricing it
+    #: (:mod:`cloudflare_ai.metering`): prompt, text, steps, size, images, audio.
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
 
 def image_input(value: Any, field: str) -> Media:
@@ -810,7 +813,7 @@ def image_call(
         options=options,
         form_names={"num_steps": "steps", "image": "input_image_0"},
     )
-    return TaskCall(model, payload, image_result)
+    return TaskCall(model, payload, image_result, {**(options or {}), **values})
 
 
 def transcribe_call(
@@ -831,7 +834,7 @@ def transcribe_call(
     payload = task_payload(
         model, values, names={"prompt": ("initial_prompt", "prompt")}, options=options
     )
-    return TaskCall(model, payload, transcription)
+    return TaskCall(model, payload, transcription, values)
 
 
 _SOURCE_NAMES = ("source_lang", "source_language")
@@ -860,7 +863,12 @@ def translate_call(
         names={"target_lang": ("target_lang", "target_language"), "source_lang": _SOURCE_NAMES},
         options=options,
     )
-    return TaskCall(model, payload, lambda a: text_field(a, "translated_text", "translations"))
+    return TaskCall(
+        model,
+        payload,
+        lambda a: text_field(a, "translated_text", "translations"),
+        {"text": text},
+    )
 
 
 def summarize_call(
@@ -873,7 +881,9 @@ def summarize_call(
         names={"text": ("input_text", "text")},
         options=options,
     )
-    return TaskCall(model, payload, lambda a: text_field(a, "summary"))
+    return TaskCall(
+        model, payload, lambda a: text_field(a, "summary"), {"text": text, "max_length": max_length}
+    )
 
 
 def classify_text_call(
@@ -881,33 +891,29 @@ def classify_text_call(
 ) -> TaskCall[list[Label]]:
     model_info(model)
     payload = task_payload(model, {"text": check_text(text, "text")}, options=options)
-    return TaskCall(model, payload, labels)
+    return TaskCall(model, payload, labels, {"text": text})
 
 
 def classify_image_call(
     model: str, image: Any, *, options: Mapping[str, Any] | None
 ) -> TaskCall[list[Label]]:
     model_info(model)
+    picture = image_input(image, "image")
     payload = task_payload(
-        model,
-        {"image": image_input(image, "image")},
-        names={"image": _IMAGE_NAMES},
-        options=options,
+        model, {"image": picture}, names={"image": _IMAGE_NAMES}, options=options
     )
-    return TaskCall(model, payload, labels)
+    return TaskCall(model, payload, labels, {"image": picture})
 
 
 def detect_objects_call(
     model: str, image: Any, *, options: Mapping[str, Any] | None
 ) -> TaskCall[list[Detection]]:
     model_info(model)
+    picture = image_input(image, "image")
     payload = task_payload(
-        model,
-        {"image": image_input(image, "image")},
-        names={"image": _IMAGE_NAMES},
-        options=options,
+        model, {"image": picture}, names={"image": _IMAGE_NAMES}, options=options
     )
-    return TaskCall(model, payload, detections)
+    return TaskCall(model, payload, detections, {"image": picture})
 
 
 def describe_image_call(
@@ -925,7 +931,7 @@ def describe_image_call(
         "max_tokens": max_tokens,
     }
     payload = task_payload(model, values, names={"image": _IMAGE_NAMES}, options=options)
-    return TaskCall(model, payload, lambda a: text_field(a, "description", "response"))
+    return TaskCall(model, payload, lambda a: text_field(a, "description", "response"), values)
 
 
 def rerank_call(
@@ -960,7 +966,9 @@ def rerank_call(
         names={"passages": ("contexts",)},
         options=options,
     )
-    return TaskCall(model, payload, lambda a: ranking(a, items, top_k))
+    return TaskCall(
+        model, payload, lambda a: ranking(a, items, top_k), {"query": query, "passages": items}
+    )
 
 
 def _output_audio_type(model: str) -> str:
@@ -992,4 +1000,4 @@ def speak_call(
         options=options,
     )
     fallback = _output_audio_type(model)
-    return TaskCall(model, payload, lambda a: audio_result(a, fallback))
+    return TaskCall(model, payload, lambda a: audio_result(a, fallback), {"text": text})

@@ -23,7 +23,7 @@ import certifi
 import httpx
 import orjson
 
-from . import __version__
+from . import __version__, ratelimit
 from .config import ClientSettings
 from .errors import (
     RETRYABLE_CODES,
@@ -75,6 +75,9 @@ class Request:
     #: ``authorization`` on a call whose upstream is another provider without a key of its
     #: own, so the token never travels towards that provider.
     omit: tuple[str, ...] = ()
+    #: The Workers AI model this request runs, if any: its requests-per-minute limit applies
+    #: (see :mod:`cloudflare_ai.ratelimit`).
+    model: str | None = None
 
     def build(
         self, client: httpx.Client | httpx.AsyncClient, base_headers: Mapping[str, str]
@@ -144,6 +147,19 @@ class _Base:
         self.retry = retry or RetryPolicy(max_retries=settings.max_retries)
         self._auth_headers = _headers(settings)
 
+    def _rate_limiter(self, request: Request) -> ratelimit.ModelRateLimiter | None:
+        """The shared limiter that holds this attempt back, or None when none applies. Looked
+        up for every attempt, so every client of an account shares one (process-wide)."""
+        settings = self.settings
+        if request.model is None or not ratelimit.applies(settings.rate_limits, request.url):
+            return None
+        return ratelimit.shared_limiter(
+            settings.account_id,
+            settings.base_url,
+            settings.rate_limits,
+            settings.rate_limit_window,
+        )
+
     def _wait_after_exception(
         self, exc: httpx.TransportError, request: Request, attempt: int
     ) -> float:
@@ -212,6 +228,9 @@ class SyncTransport(_Base):
         """Send until a successful answer arrives (body unread when streaming)."""
         attempt = 0
         while True:
+            limiter = self._rate_limiter(request)
+            if limiter is not None and request.model is not None:
+                limiter.acquire(request.model)
             started = time.perf_counter()
             try:
                 built = request.build(self.client, self._auth_headers)
@@ -271,6 +290,9 @@ class AsyncTransport(_Base):
     async def _open(self, request: Request, *, stream: bool) -> httpx.Response:
         attempt = 0
         while True:
+            limiter = self._rate_limiter(request)
+            if limiter is not None and request.model is not None:
+                await limiter.aacquire(request.model)
             started = time.perf_counter()
             try:
                 built = request.build(self.client, self._auth_headers)

@@ -15,6 +15,8 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .costs import Units
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -62,17 +64,31 @@ class FallbackAttempt(_Model):
 
 
 class Usage(_Model):
-    """Token counts of one call and, where the model table has a price, its estimated cost."""
+    """What one call used (tokens, or its task's own units) and what it costs.
+
+    ``neurons`` and ``cost_usd`` come from the model table's published prices
+    (:func:`cloudflare_ai.costs.cost_of`); where Cloudflare reports the neurons it billed
+    (some streams do), that figure is kept. Both are None for a model the table has no price
+    for."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
-    #: Neurons reported by Cloudflare on some streams (Workers AI's billing unit).
+    #: Workers AI's billing unit: as reported by Cloudflare, or priced from the model table.
     neurons: float | None = None
-    #: Estimated USD cost from the model table's published prices.
+    #: USD cost from the model table's published prices ($0.011 per 1,000 neurons).
     cost_usd: float | None = None
+    #: The quantities the call was priced by (tokens, characters, tiles, steps, audio
+    #: seconds, images, requests).
+    units: Units | None = None
+    #: True when Cloudflare did not report the tokens and they were estimated
+    #: (:func:`cloudflare_ai.tokens.estimate_tokens`, which counts on the high side).
+    estimated: bool = False
+    #: False when the model has a price in a unit this call's quantity of is unknown (that part
+    #: counted as zero), so ``neurons`` and ``cost_usd`` are a lower bound.
+    complete: bool = True
 
 
 class ToolCall(_Model):
@@ -322,6 +338,8 @@ class Transcription(_Frozen):
     word_count: int | None = None
     gateway: GatewayInfo | None = None
     request_id: str | None = None
+    #: What the call used and cost (audio seconds).
+    usage: Usage | None = None
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import warnings
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Literal, Self, TypedDict, TypeVar, Unpack, cast
@@ -19,7 +27,7 @@ from typing import Any, Literal, Self, TypedDict, TypeVar, Unpack, cast
 import httpx
 import orjson
 
-from . import chat_images, fallback, providers, tasks, universal
+from . import chat_images, fallback, metering, providers, tasks, universal
 from .config import ClientSettings, GatewaySettings
 from .errors import APIError, ConfigurationError, StreamError, ValidationError
 from .fallback import FallbackVia
@@ -83,6 +91,7 @@ from .types import (
     Transcription,
     Usage,
 )
+from .usage import MeteredCall
 
 #: Pages fetched at most by ``list_models(online=True)`` (a guard against a server that
 #: ignores ``page``).
@@ -317,6 +326,7 @@ class _WorkersAIBase:
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
         content_type: str | None = None,
+        model: str | None = None,
     ) -> Request:
         gw = self._gateway(gateway) if method == "POST" else None
         url, label, extra = self._url(suffix, gw)
@@ -329,6 +339,7 @@ class _WorkersAIBase:
             params=params,
             headers={**extra, **typed, **(headers or {})},
             label=label,
+            model=model,
         )
 
     # --- run and the task methods ---------------------------------------------------------------
@@ -349,6 +360,7 @@ class _WorkersAIBase:
             params=payload.params,
             gateway=gateway,
             headers=headers,
+            model=model,
         )
 
     def _run_request(
@@ -469,7 +481,12 @@ class _WorkersAIBase:
             if api == "compat":
                 return self._compat_request(model, body, gateway, headers)
             return self._request(
-                "POST", "v1/chat/completions", json=body, gateway=gateway, headers=headers
+                "POST",
+                "v1/chat/completions",
+                json=body,
+                gateway=gateway,
+                headers=headers,
+                model=model,
             )
         if response_format is not None:
             kind, schema = _json_schema_of(response_format)
@@ -486,7 +503,9 @@ class _WorkersAIBase:
             else:
                 body["response_format"] = {"type": kind or "json_object"}
         body.update(extra_body or {})
-        return self._request("POST", f"run/{model}", json=body, gateway=gateway, headers=headers)
+        return self._request(
+            "POST", f"run/{model}", json=body, gateway=gateway, headers=headers, model=model
+        )
 
     def _required_gateway(
         self, override: GatewaySettings | str | None, why: str
@@ -669,6 +688,21 @@ class _WorkersAIBase:
         candidates = self._chat_requests(models, messages, options, stream=not single)
         return candidates, stop, single, None, named
 
+    def _metered_universal(
+        self,
+        answer: ChatResponse,
+        call: MeteredCall,
+        messages: Sequence[Mapping[str, Any]] | None,
+        options: ChatOptions,
+    ) -> ChatResponse:
+        """A Universal endpoint answer priced as the model that served it, and recorded under
+        that model's name (the estimate held was the first step's)."""
+        meter = self._chat_meter(answer.model, messages, options)
+        answer = answer.model_copy(update={"usage": meter.usage(answer)})
+        call.model = answer.model
+        call.finish(answer.usage)
+        return answer
+
     @staticmethod
     def _served(
         answer: ChatResponse, served: str, attempts: list[FallbackAttempt], named: bool
@@ -801,12 +835,16 @@ class _WorkersAIBase:
     ) -> Request:
         if api == "openai":
             return self._request(
-                "POST", "v1/embeddings", json={"model": model, "input": batch}, gateway=gateway
+                "POST",
+                "v1/embeddings",
+                json={"model": model, "input": batch},
+                gateway=gateway,
+                model=model,
             )
         body: dict[str, Any] = {"text": batch}
         if pooling is not None:
             body["pooling"] = pooling
-        return self._request("POST", f"run/{model}", json=body, gateway=gateway)
+        return self._request("POST", f"run/{model}", json=body, gateway=gateway, model=model)
 
     @staticmethod
     def _embed_parse(
@@ -832,27 +870,30 @@ class _WorkersAIBase:
 
     @staticmethod
     def _embedding_response(
-        model: str, vectors: list[list[float]], usages: list[Usage | None], requests: int
+        model: str,
+        vectors: list[list[float]],
+        batches: list[list[str]],
+        usages: list[Usage | None],
     ) -> EmbeddingResponse:
+        """The whole answer, with the usage of every batch added up (tokens as reported, or
+        estimated from the texts where Cloudflare reports none) and priced."""
         dims = {len(v) for v in vectors}
         if len(dims) > 1:
             raise APIError(f"{model} returned vectors of differing lengths: {sorted(dims)}")
-        known = [u for u in usages if u is not None]
-        usage = None
-        if known:
-            prompt = sum(u.prompt_tokens for u in known)
-            info = get_model(model)
-            usage = Usage(
-                prompt_tokens=prompt,
-                total_tokens=sum(u.total_tokens for u in known),
-                cost_usd=info.cost(prompt) if info else None,
-            )
         return EmbeddingResponse(
             model=model,
             vectors=vectors,
             dimensions=dims.pop() if dims else 0,
-            usage=usage,
-            requests=requests,
+            usage=metering.embed_usage(model, batches, usages),
+            requests=len(batches),
+        )
+
+    @staticmethod
+    def _chat_meter(
+        model: str, messages: Sequence[Mapping[str, Any]] | None, options: ChatOptions
+    ) -> metering.ChatMeter:
+        return metering.ChatMeter(
+            model, messages, options.get("prompt"), options.get("tools"), options.get("max_tokens")
         )
 
     # --- the model catalog ----------------------------------------------------------------------
@@ -985,6 +1026,7 @@ class _StreamState:
         single: bool,
         universal: Sequence[str] | None = None,
         named: bool = False,
+        meter: Callable[[str], metering.ChatMeter] | None = None,
     ) -> None:
         if not candidates:
             raise ValidationError("no model to stream from", field="model")
@@ -993,6 +1035,7 @@ class _StreamState:
         self._single = single
         self._universal = list(universal) if universal is not None else None
         self._named = named or len(self._candidates) > 1 or self._universal is not None
+        self._meter_for = meter
         #: Models tried before the one streaming now, and why they did not answer.
         self.fallbacks: list[FallbackAttempt] = []
         self._begin(*self._candidates[0])
@@ -1000,6 +1043,15 @@ class _StreamState:
     def _begin(self, model: str, request: Request) -> None:
         self.model = model
         self._request = request
+        # The trackers active where the stream was made record it, wherever it is read;
+        # a budget that cannot fit it refuses it here, before anything is sent.
+        self._meter = (
+            self._meter_for(model)
+            if self._meter_for is not None
+            else metering.ChatMeter(model, None, None, None, None)
+        )
+        self._call = MeteredCall(model, self._meter.estimate)
+        self._call.check()
         openai = request.label.endswith("chat/completions")
         self._decoder = StreamDecoder(model, stop=None if openai else self._stop)
         self._chunks: list[ChatChunk] = []
@@ -1015,6 +1067,10 @@ class _StreamState:
             step = universal.answering_step(self.gateway, len(self._universal))
             self.model = self._universal[step]
             self.fallbacks = universal.skipped(self._universal, step)
+            # Priced and recorded as the model that answered, not the first step's.
+            if self._meter_for is not None:
+                self._meter = self._meter_for(self.model)
+            self._call.model = self.model
             self._decoder = StreamDecoder(self.model, stop=self._stop)
         self._decoder.id_seed = self.request_id
 
@@ -1066,12 +1122,18 @@ class _StreamState:
             exc.partial_text = "".join(c.text for c in self._chunks)
             exc.path, exc.method = self._request.label, self._request.method
             raise
+        whole = aggregate(self.model, [*self._chunks, final])
+        usage = self._meter.usage(whole)
+        final = final.model_copy(update={"usage": usage})
         self._chunks.append(final)
-        self.response = aggregate(self.model, self._chunks).model_copy(update=self._report())
+        self.response = whole.model_copy(update={"usage": usage, **self._report()})
+        self._call.finish(usage)
         return final
 
     def _whole(self, chat: ChatResponse) -> list[ChatChunk]:
         """A whole answer presented as a stream (for JSON-schema output)."""
+        chat = chat.model_copy(update={"usage": self._meter.usage(chat)})
+        self._call.finish(chat.usage)
         self.gateway, self.request_id = chat.gateway, chat.request_id
         self.response = chat.model_copy(update=self._report())
         first = ChatChunk(
@@ -1102,19 +1164,25 @@ class ChatStream(_StreamState):
         single: bool = False,
         universal: Sequence[str] | None = None,
         named: bool = False,
+        meter: Callable[[str], metering.ChatMeter] | None = None,
     ) -> None:
-        super().__init__(candidates, stop, single=single, universal=universal, named=named)
+        super().__init__(
+            candidates, stop, single=single, universal=universal, named=named, meter=meter
+        )
         self._client = client
 
     def __iter__(self) -> Iterator[ChatChunk]:
         for position, (model, request) in enumerate(self._candidates):
             if position:
                 self._begin(model, request)
+            self._call.hold()
             try:
                 yield from self._attempt()
                 return
             except APIError as exc:
                 self._failed(position, exc)
+            finally:
+                self._call.cancel()  # a no-op once finished; gives the estimate back otherwise
 
     def _attempt(self) -> Iterator[ChatChunk]:
         transport = self._client._transport
@@ -1157,14 +1225,18 @@ class AsyncChatStream(_StreamState):
         single: bool = False,
         universal: Sequence[str] | None = None,
         named: bool = False,
+        meter: Callable[[str], metering.ChatMeter] | None = None,
     ) -> None:
-        super().__init__(candidates, stop, single=single, universal=universal, named=named)
+        super().__init__(
+            candidates, stop, single=single, universal=universal, named=named, meter=meter
+        )
         self._client = client
 
     async def __aiter__(self) -> AsyncIterator[ChatChunk]:
         for position, (model, request) in enumerate(self._candidates):
             if position:
                 self._begin(model, request)
+            self._call.hold()
             try:
                 async with contextlib.aclosing(self._attempt()) as attempt:
                     async for chunk in attempt:
@@ -1172,6 +1244,8 @@ class AsyncChatStream(_StreamState):
                 return
             except APIError as exc:
                 self._failed(position, exc)
+            finally:
+                self._call.cancel()  # a no-op once finished; gives the estimate back otherwise
 
     async def _attempt(self) -> AsyncGenerator[ChatChunk, None]:
         transport = self._client._transport
@@ -1208,6 +1282,13 @@ class WorkersAIClient(_WorkersAIBase):
 
     Credentials come from the arguments or ``CLOUDFLARE_ACCOUNT_ID`` /
     ``CLOUDFLARE_API_TOKEN``; ``gateway`` routes calls through an AI Gateway.
+
+    Every answer carries ``usage`` (tokens or the task's units, neurons and USD), and every
+    call records into the active usage trackers (:mod:`cloudflare_ai.usage`), whose budgets
+    may refuse it before it is sent. ``rate_limits`` holds requests under Workers AI's
+    per-minute limits, shared by every client of the account (:mod:`cloudflare_ai.ratelimit`):
+    by default on for Cloudflare's own hosts and off for other base URLs such as the local
+    emulator; ``True`` or ``{model: rpm}`` turns them on anywhere, ``False`` off.
     """
 
     def __init__(
@@ -1225,10 +1306,14 @@ class WorkersAIClient(_WorkersAIBase):
         retry: RetryPolicy | None = None,
         settings: ClientSettings | None = None,
         query_cache_size: int = 0,
+        rate_limits: bool | Mapping[str, int] | None = None,
     ) -> None:
         if settings is not None and gateway is not None:
             # An explicit gateway applies on top of ready-made settings.
             settings = settings.model_copy(update={"gateway": GatewaySettings.coerce(gateway)})
+        if settings is not None and rate_limits is not None:
+            limits = dict(rate_limits) if isinstance(rate_limits, Mapping) else rate_limits
+            settings = settings.model_copy(update={"rate_limits": limits})
         self.settings = settings or ClientSettings.resolve(
             account_id=account_id,
             api_token=api_token,
@@ -1238,6 +1323,7 @@ class WorkersAIClient(_WorkersAIBase):
             max_retries=max_retries,
             max_concurrency=max_concurrency,
             default_headers=default_headers,
+            rate_limits=rate_limits,
         )
         self._transport = SyncTransport(self.settings, retry=retry, http_client=http_client)
         self.query_cache = QueryCache(query_cache_size)
@@ -1281,12 +1367,19 @@ class WorkersAIClient(_WorkersAIBase):
         form data. A binary answer (``image/*``, ``audio/*``) comes back as a
         :class:`BinaryResult` (an :class:`ImageResult` or :class:`AudioResult`) holding the
         response body as it came; a JSON answer as a :class:`RunResult` with its ``result``.
-        The input is not checked here: use the task methods for that."""
+        The input is not checked here: use the task methods for that. The answer carries
+        ``usage`` (tokens or the task's own units, neurons and USD)."""
         models = fallback.models_of(model, fallback_models)
         requests = {m: self._run_request(m, inputs, gateway, headers) for m in models}
+        values = metering.run_inputs(inputs)
 
         def one(name: str) -> RunResult | BinaryResult:
-            return self._answer(name, self._transport.send(requests[name]), requests[name])
+            with MeteredCall(name, lambda: metering.task_estimate(name, values)) as call:
+                answer = self._answer(name, self._transport.send(requests[name]), requests[name])
+                usage = metering.task_usage(name, values, answer)
+                call.finish(usage)
+            metered: RunResult | BinaryResult = metering.with_usage(answer, usage)
+            return metered
 
         result, _, attempts = fallback.run(models, one)
         return result.model_copy(update={"fallbacks": attempts}) if attempts else result
@@ -1323,14 +1416,23 @@ class WorkersAIClient(_WorkersAIBase):
         models = fallback.models_of(model, options.get("fallback_models"))
         if options.get("fallback_via", "client") == "gateway":
             request = self._universal_request(models, messages, options, stream=False)
-            return self._universal_answer(models, self._transport.send(request), request, options)
+            estimate = self._chat_meter(models[0], messages, options).estimate
+            with MeteredCall(models[0], estimate) as call:
+                response = self._transport.send(request)
+                answer = self._universal_answer(models, response, request, options)
+                return self._metered_universal(answer, call, messages, options)
         requests = dict(self._chat_requests(models, messages, options, stream=False))
 
         def one(name: str) -> ChatResponse:
-            response = self._transport.send(requests[name])
-            return self._chat_response(
-                name, response, requests[name], options.get("stop"), options.get("max_tokens")
-            )
+            meter = self._chat_meter(name, messages, options)
+            with MeteredCall(name, meter.estimate) as call:
+                response = self._transport.send(requests[name])
+                chat = self._chat_response(
+                    name, response, requests[name], options.get("stop"), options.get("max_tokens")
+                )
+                chat = chat.model_copy(update={"usage": meter.usage(chat)})
+                call.finish(chat.usage)
+            return chat
 
         answer, served, attempts = fallback.run(models, one)
         named = len(models) > 1 or options.get("api") == "compat"
@@ -1354,7 +1456,15 @@ class WorkersAIClient(_WorkersAIBase):
         model answered and which did not.
         """
         candidates, stop, single, models, named = self._stream_plan(model, messages, options)
-        return ChatStream(self, candidates, stop, single=single, universal=models, named=named)
+        return ChatStream(
+            self,
+            candidates,
+            stop,
+            single=single,
+            universal=models,
+            named=named,
+            meter=lambda name: self._chat_meter(name, messages, options),
+        )
 
     def embed(
         self,
@@ -1387,14 +1497,18 @@ class WorkersAIClient(_WorkersAIBase):
             response = self._transport.send(requests[i])
             return self._embed_parse(response, requests[i], len(batches[i]), model)
 
-        if len(batches) <= 1:
-            results = [one(i) for i in range(len(batches))]
-        else:
-            workers = min(self.settings.max_concurrency, len(batches))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cf-embed") as pool:
-                results = list(pool.map(one, range(len(batches))))
-        vectors = [v for chunk, _ in results for v in chunk]
-        return self._embedding_response(model, vectors, [u for _, u in results], len(batches))
+        # Metered here, in the caller's context, not in the worker threads.
+        with MeteredCall(model, lambda: metering.embed_estimate(model, items)) as call:
+            if len(batches) <= 1:
+                results = [one(i) for i in range(len(batches))]
+            else:
+                workers = min(self.settings.max_concurrency, len(batches))
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cf-embed") as pool:
+                    results = list(pool.map(one, range(len(batches))))
+            vectors = [v for chunk, _ in results for v in chunk]
+            answer = self._embedding_response(model, vectors, batches, [u for _, u in results])
+            call.finish(answer.usage)
+        return answer
 
     def embed_query(
         self,
@@ -1415,9 +1529,16 @@ class WorkersAIClient(_WorkersAIBase):
         return vector
 
     def _task(self, call: TaskCall[T], gateway: GatewaySettings | str | None) -> T:
-        """Send one task call and parse its answer (every typed task method)."""
+        """Send one task call, parse its answer and meter it (every typed task method)."""
         request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, self._transport.send(request), request))
+        estimate = lambda: metering.task_estimate(call.model, call.inputs)  # noqa: E731
+        with MeteredCall(call.model, estimate) as metered:
+            answer = self._answer(call.model, self._transport.send(request), request)
+            parsed = call.parse(answer)
+            usage = metering.task_usage(call.model, call.inputs, answer, parsed)
+            metered.finish(usage)
+        result: T = metering.with_usage(parsed, usage)
+        return result
 
     def generate_image(
         self,
@@ -1644,10 +1765,14 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         retry: RetryPolicy | None = None,
         settings: ClientSettings | None = None,
         query_cache_size: int = 0,
+        rate_limits: bool | Mapping[str, int] | None = None,
     ) -> None:
         if settings is not None and gateway is not None:
             # An explicit gateway applies on top of ready-made settings.
             settings = settings.model_copy(update={"gateway": GatewaySettings.coerce(gateway)})
+        if settings is not None and rate_limits is not None:
+            limits = dict(rate_limits) if isinstance(rate_limits, Mapping) else rate_limits
+            settings = settings.model_copy(update={"rate_limits": limits})
         self.settings = settings or ClientSettings.resolve(
             account_id=account_id,
             api_token=api_token,
@@ -1657,6 +1782,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
             max_retries=max_retries,
             max_concurrency=max_concurrency,
             default_headers=default_headers,
+            rate_limits=rate_limits,
         )
         self._transport = AsyncTransport(self.settings, retry=retry, http_client=http_client)
         self.query_cache = QueryCache(query_cache_size)
@@ -1690,9 +1816,16 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         """Run any model with its raw input; see :meth:`WorkersAIClient.run`."""
         models = fallback.models_of(model, fallback_models)
         requests = {m: self._run_request(m, inputs, gateway, headers) for m in models}
+        values = metering.run_inputs(inputs)
 
         async def one(name: str) -> RunResult | BinaryResult:
-            return self._answer(name, await self._transport.send(requests[name]), requests[name])
+            with MeteredCall(name, lambda: metering.task_estimate(name, values)) as call:
+                response = await self._transport.send(requests[name])
+                answer = self._answer(name, response, requests[name])
+                usage = metering.task_usage(name, values, answer)
+                call.finish(usage)
+            metered: RunResult | BinaryResult = metering.with_usage(answer, usage)
+            return metered
 
         result, _, attempts = await fallback.arun(models, one)
         return result.model_copy(update={"fallbacks": attempts}) if attempts else result
@@ -1707,15 +1840,23 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         models = fallback.models_of(model, options.get("fallback_models"))
         if options.get("fallback_via", "client") == "gateway":
             request = self._universal_request(models, messages, options, stream=False)
-            response = await self._transport.send(request)
-            return self._universal_answer(models, response, request, options)
+            estimate = self._chat_meter(models[0], messages, options).estimate
+            with MeteredCall(models[0], estimate) as call:
+                response = await self._transport.send(request)
+                answer = self._universal_answer(models, response, request, options)
+                return self._metered_universal(answer, call, messages, options)
         requests = dict(self._chat_requests(models, messages, options, stream=False))
 
         async def one(name: str) -> ChatResponse:
-            response = await self._transport.send(requests[name])
-            return self._chat_response(
-                name, response, requests[name], options.get("stop"), options.get("max_tokens")
-            )
+            meter = self._chat_meter(name, messages, options)
+            with MeteredCall(name, meter.estimate) as call:
+                response = await self._transport.send(requests[name])
+                chat = self._chat_response(
+                    name, response, requests[name], options.get("stop"), options.get("max_tokens")
+                )
+                chat = chat.model_copy(update={"usage": meter.usage(chat)})
+                call.finish(chat.usage)
+            return chat
 
         answer, served, attempts = await fallback.arun(models, one)
         named = len(models) > 1 or options.get("api") == "compat"
@@ -1730,7 +1871,15 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         """Stream an answer; ``async for`` over the returned :class:`AsyncChatStream`. See
         :meth:`WorkersAIClient.stream_chat` for fallback."""
         candidates, stop, single, models, named = self._stream_plan(model, messages, options)
-        return AsyncChatStream(self, candidates, stop, single=single, universal=models, named=named)
+        return AsyncChatStream(
+            self,
+            candidates,
+            stop,
+            single=single,
+            universal=models,
+            named=named,
+            meter=lambda name: self._chat_meter(name, messages, options),
+        )
 
     async def embed(
         self,
@@ -1754,9 +1903,12 @@ class AsyncWorkersAIClient(_WorkersAIBase):
                 response = await self._transport.send(request)
             return self._embed_parse(response, request, len(batch), model)
 
-        results = await asyncio.gather(*(one(b) for b in batches))
-        vectors = [v for chunk, _ in results for v in chunk]
-        return self._embedding_response(model, vectors, [u for _, u in results], len(batches))
+        with MeteredCall(model, lambda: metering.embed_estimate(model, items)) as call:
+            results = await asyncio.gather(*(one(b) for b in batches))
+            vectors = [v for chunk, _ in results for v in chunk]
+            answer = self._embedding_response(model, vectors, batches, [u for _, u in results])
+            call.finish(answer.usage)
+        return answer
 
     async def embed_query(
         self,
@@ -1776,9 +1928,16 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         return vector
 
     async def _task(self, call: TaskCall[T], gateway: GatewaySettings | str | None) -> T:
-        """Send one task call and parse its answer (every typed task method)."""
+        """Send one task call, parse its answer and meter it (every typed task method)."""
         request = self._task_request(call, gateway)
-        return call.parse(self._answer(call.model, await self._transport.send(request), request))
+        estimate = lambda: metering.task_estimate(call.model, call.inputs)  # noqa: E731
+        with MeteredCall(call.model, estimate) as metered:
+            answer = self._answer(call.model, await self._transport.send(request), request)
+            parsed = call.parse(answer)
+            usage = metering.task_usage(call.model, call.inputs, answer, parsed)
+            metered.finish(usage)
+        result: T = metering.with_usage(parsed, usage)
+        return result
 
     async def generate_image(
         self,

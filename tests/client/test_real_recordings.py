@@ -88,7 +88,10 @@ def test_real_json_schema_answers_are_objects() -> None:
         follow_text = follow_up.text()
     assert answers[0].parsed == {"title": "Apples are tasty", "author": "Hadley Wickham"}
     assert all(isinstance(a.parsed, dict) for a in answers)
-    assert answers[0].usage is None  # this real answer carried no usage
+    # This real answer carried no usage: its tokens are estimated, and still priced.
+    usage = answers[0].usage
+    assert usage is not None and usage.estimated
+    assert usage.completion_tokens > 0 and usage.cost_usd is not None and usage.cost_usd > 0
     assert follow_text
 
 

@@ -2,9 +2,10 @@
 
 ``ChatWorkersAI`` (chat model), ``WorkersAI`` (completion LLM), ``WorkersAIEmbeddings``,
 ``VectorizeVectorStore``, ``WorkersAIReranker`` (a document compressor), the task tools
-(``WorkersAIToolkit``: images, translation, summaries, speech to text, image classification)
-and ``WorkersAIAudioParser`` (a blob parser for ``GenericLoader``). Requires the ``langchain``
-extra (``langchain-core``).
+(``WorkersAIToolkit``: images, translation, summaries, speech to text, image classification),
+``WorkersAIAudioParser`` (a blob parser for ``GenericLoader``) and
+``get_cloudflare_usage_callback`` (tokens, neurons and USD of every call in a block). Requires
+the ``langchain`` extra (``langchain-core``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .audio import WorkersAIAudioParser
+    from .callbacks import CloudflareUsageCallbackHandler, get_cloudflare_usage_callback
     from .chat_models import ChatWorkersAI
     from .embeddings import WorkersAIEmbeddings
     from .llms import WorkersAI
@@ -41,11 +43,14 @@ _EXPORTS = {
     "SummarizeTool": "task_tools",
     "TranscribeAudioTool": "task_tools",
     "ClassifyImageTool": "task_tools",
+    "CloudflareUsageCallbackHandler": "callbacks",
+    "get_cloudflare_usage_callback": "callbacks",
 }
 
 __all__ = [
     "ChatWorkersAI",
     "ClassifyImageTool",
+    "CloudflareUsageCallbackHandler",
     "GenerateImageTool",
     "SummarizeTool",
     "TranscribeAudioTool",
@@ -56,6 +61,7 @@ __all__ = [
     "WorkersAIEmbeddings",
     "WorkersAIReranker",
     "WorkersAIToolkit",
+    "get_cloudflare_usage_callback",
 ]
 
 

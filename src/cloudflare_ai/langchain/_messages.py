@@ -163,8 +163,14 @@ def response_metadata(
         meta["fallbacks"] = [f.model_dump(exclude_none=True) for f in fallbacks]
     if request_id:
         meta["request_id"] = request_id
-    if usage is not None and usage.cost_usd is not None:
-        meta["cost_usd"] = usage.cost_usd
+    if usage is not None:
+        # Cost of the call (neurons are Workers AI's billing unit; USD from the catalog).
+        if usage.cost_usd is not None:
+            meta["cost_usd"] = usage.cost_usd
+        if usage.neurons is not None:
+            meta["neurons"] = usage.neurons
+        if usage.estimated:
+            meta["usage_estimated"] = True
     if gateway is not None:
         meta["gateway"] = gateway.model_dump(exclude_none=True)
     return meta

@@ -2,7 +2,8 @@
 
 ``WorkersAI`` (a function-calling LLM), ``WorkersAIEmbedding``, ``VectorizeVectorStore``,
 ``WorkersAIRerank`` (a node postprocessor), ``WorkersAIToolSpec`` (the Workers AI tasks as agent
-tools) and ``WorkersAIAudioReader`` (speech to text for ``SimpleDirectoryReader``).
+tools), ``WorkersAIAudioReader`` (speech to text for ``SimpleDirectoryReader``) and
+``CloudflareUsageHandler`` (tokens, neurons and USD of the calls of a query or agent run).
 Requires the ``llama-index`` extra (``llama-index-core``).
 """
 
@@ -12,6 +13,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .callbacks import CloudflareUsageHandler
     from .embeddings import WorkersAIEmbedding
     from .llms import WorkersAI
     from .postprocessor import WorkersAIRerank
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from .vector_stores import VectorizeVectorStore
 
 _EXPORTS = {
+    "CloudflareUsageHandler": "callbacks",
     "WorkersAI": "llms",
     "WorkersAIEmbedding": "embeddings",
     "VectorizeVectorStore": "vector_stores",
@@ -29,6 +32,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "CloudflareUsageHandler",
     "VectorizeVectorStore",
     "WorkersAI",
     "WorkersAIAudioReader",
