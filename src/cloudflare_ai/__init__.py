@@ -39,6 +39,15 @@ if TYPE_CHECKING:
         ValidationError,
     )
     from .filters import Condition, Filter, UnindexedFilterWarning, UnsupportedFilterError
+    from .gateway_types import (
+        AIGateway,
+        GatewayAnalytics,
+        GatewayLog,
+        LogFilter,
+        LogPage,
+        ModelStats,
+    )
+    from .gateways import AIGatewayClient, AsyncAIGatewayClient
     from .media import MediaInput
     from .models import ModelInfo, ModelPrice, get_model, iter_models, list_models, require_model
     from .tokens import InputTruncatedWarning, estimate_tokens, input_token_limit
@@ -75,6 +84,14 @@ if TYPE_CHECKING:
 
 #: Public name -> the submodule that defines it.
 _EXPORTS: dict[str, str] = {
+    "AIGateway": "gateway_types",
+    "AIGatewayClient": "gateways",
+    "AsyncAIGatewayClient": "gateways",
+    "GatewayAnalytics": "gateway_types",
+    "GatewayLog": "gateway_types",
+    "LogFilter": "gateway_types",
+    "LogPage": "gateway_types",
+    "ModelStats": "gateway_types",
     "APIConnectionError": "errors",
     "APIError": "errors",
     "APITimeoutError": "errors",
@@ -162,9 +179,12 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "TEXT_KEY",
+    "AIGateway",
+    "AIGatewayClient",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AsyncAIGatewayClient",
     "AsyncChatStream",
     "AsyncVectorizeClient",
     "AsyncWorkersAIClient",
@@ -184,7 +204,9 @@ __all__ = [
     "Detection",
     "EmbeddingResponse",
     "Filter",
+    "GatewayAnalytics",
     "GatewayInfo",
+    "GatewayLog",
     "GatewaySettings",
     "ImageResult",
     "Index",
@@ -192,11 +214,14 @@ __all__ = [
     "InputTruncatedWarning",
     "InvalidRequestError",
     "Label",
+    "LogFilter",
+    "LogPage",
     "Match",
     "MediaInput",
     "MetadataIndex",
     "ModelInfo",
     "ModelPrice",
+    "ModelStats",
     "Mutation",
     "MutationTimeoutError",
     "NotFoundError",
