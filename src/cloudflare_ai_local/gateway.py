@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -476,7 +477,8 @@ class Gateway:
             metadata=opts.metadata,
             step=step,
             duration_ms=(time.monotonic() - started) * 1000,
-            created_at=time.time(),
+            # Whole microseconds, so the time read back from its ISO form is equal.
+            created_at=datetime.now(UTC).timestamp(),
             options={
                 "skip_cache": opts.skip_cache,
                 "cache_ttl": opts.cache_ttl,

@@ -207,20 +207,7 @@ class Condition:
     def sql(self) -> tuple[str, list[Any]]:
         values = list(self.values)
         if self.key in METADATA_KEYS:
-            part = "key" if self.key == "metadata.key" else "CAST(value AS TEXT)"
-            texts = [_metadata_text(v) for v in values]
-            if self.operator == "contains":
-                inner = " OR ".join(f"{part} LIKE ? ESCAPE '\\'" for _ in texts)
-                return (
-                    f"EXISTS (SELECT 1 FROM json_each(logs.metadata) WHERE {inner})",
-                    [f"%{_like(t)}%" for t in texts],
-                )
-            marks = ", ".join("?" for _ in texts)
-            test = "NOT EXISTS" if self.operator == "neq" else "EXISTS"
-            return (
-                f"{test} (SELECT 1 FROM json_each(logs.metadata) WHERE {part} IN ({marks}))",
-                texts,
-            )
+            return self._metadata_sql(values)
         column = FILTER_COLUMNS[self.key]
         if self.operator in ("lt", "gt", "lte", "gte"):
             sign = {"lt": "<", "gt": ">", "lte": "<=", "gte": ">="}[self.operator]
@@ -233,13 +220,31 @@ class Condition:
             return f"({column} IS NULL OR {column} NOT IN ({marks}))", values
         return f"{column} IN ({marks})", values
 
+    def _metadata_sql(self, values: list[Any]) -> tuple[str, list[Any]]:
+        """A test on the keys or values of a log's metadata object (``json_each``): a value
+        ``true``/``false`` matches only a boolean, other text the value written as text."""
+        texts = [_metadata_text(v) for v in values]
+        tests: list[str] = []
+        params: list[Any] = []
+        for text in texts:
+            if self.key == "metadata.key":
+                tests.append("key LIKE ? ESCAPE '\\'" if self.operator == "contains" else "key = ?")
+            elif text in ("true", "false") and self.operator != "contains":
+                tests.append("type = ?")
+            elif self.operator == "contains":
+                tests.append("CAST(value AS TEXT) LIKE ? ESCAPE '\\'")
+            else:
+                tests.append("(type NOT IN ('true', 'false') AND CAST(value AS TEXT) = ?)")
+            params.append(f"%{_like(text)}%" if self.operator == "contains" else text)
+        inner = " OR ".join(tests)
+        test = "NOT EXISTS" if self.operator == "neq" else "EXISTS"
+        return f"{test} (SELECT 1 FROM json_each(logs.metadata) WHERE {inner})", params
+
 
 def _metadata_text(value: Any) -> str:
-    """A metadata value as SQLite's ``json_each`` shows it in text (booleans are 1 and 0)."""
+    """A metadata value as text; booleans as ``true`` / ``false``."""
     if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return "1" if value.lower() == "true" else "0"
+        return "true" if value else "false"
     return str(value)
 
 
