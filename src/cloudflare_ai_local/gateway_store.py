@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -525,11 +525,6 @@ class GatewayStore:
                 [*params, -1 if limit is None else limit],
             )
             return int(cursor.rowcount)
-
-    def iter_gateway_ids(self) -> Iterator[str]:
-        with self._lock:
-            ids = list(self._gateways)
-        yield from ids
 
 
 __all__ = [
