@@ -42,6 +42,12 @@ CANONICAL_GATEWAY = "https://gateway.ai.cloudflare.com/v1"
 PLACEHOLDER_ACCOUNT = "0123456789abcdef0123456789abcdef"
 REPLAY_TOKEN = "replay-token-not-a-secret"
 GATEWAY_TOKEN = "gateway-test-token-0123456789"
+#: Provider keys the gateway tests send (scrubbed from cassettes, checked by the contract test).
+OPENAI_TEST_KEY = "sk-openai-test-key-0123456789"
+ANTHROPIC_TEST_KEY = "sk-ant-test-key-0123456789"
+#: Header names whose values are secrets, wherever they appear (request headers, or the
+#: per-step ``headers`` of a Universal endpoint body).
+SECRET_HEADERS = ("authorization", "cf-aig-authorization", "x-api-key", "x-auth-key")
 FAST_RETRY = RetryPolicy(max_retries=3, initial_delay=0.01, max_delay=0.05, max_retry_after=0.2)
 
 LIVE = os.environ.get("CLOUDFLARE_AI_LIVE") == "1" and bool(
@@ -167,6 +173,7 @@ def vcr_config(target: Target) -> dict[str, Any]:
         if target.account_id != PLACEHOLDER_ACCOUNT:
             uri = uri.replace(target.account_id, PLACEHOLDER_ACCOUNT)
         request.uri = uri
+        request.body = scrub_step_headers(request.body)
         return request
 
     def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +188,7 @@ def vcr_config(target: Target) -> dict[str, Any]:
             ("authorization", "REDACTED"),
             ("cf-aig-authorization", "REDACTED"),
             ("x-auth-key", "REDACTED"),
+            ("x-api-key", "REDACTED"),
             ("x-auth-email", "REDACTED"),
             ("cookie", "REDACTED"),
         ],
@@ -190,6 +198,35 @@ def vcr_config(target: Target) -> dict[str, Any]:
         "match_on": ["method", "scheme", "host", "port", "path", "query", "body"],
         "allow_playback_repeats": False,
     }
+
+
+def scrub_step_headers(body: Any) -> Any:
+    """A Universal endpoint body (a JSON array of steps) with each step's credentials
+    replaced, so provider keys and the API token never reach a cassette. Applied when
+    recording and before matching on replay, so both sides compare scrubbed bodies."""
+    if not body or not isinstance(body, bytes | str):
+        return body
+    text = body.decode() if isinstance(body, bytes) else body
+    if not text.lstrip().startswith("["):
+        return body
+    import orjson
+
+    try:
+        steps = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return body
+    changed = False
+    for step in steps:
+        headers = step.get("headers") if isinstance(step, dict) else None
+        if isinstance(headers, dict):
+            for name in list(headers):
+                if name.lower() in SECRET_HEADERS:
+                    headers[name] = "REDACTED"
+                    changed = True
+    if not changed:
+        return body
+    out = orjson.dumps(steps)
+    return out if isinstance(body, bytes) else out.decode()
 
 
 @pytest.fixture
@@ -204,7 +241,14 @@ def _known_secrets() -> None:
     """Secrets that must never reach a cassette (checked by the contract tests)."""
     from cloudflare_ai_local.config import DEFAULT_API_TOKEN
 
-    secrets = [GATEWAY_TOKEN, DEFAULT_API_TOKEN, REPLAY_TOKEN, "wrong-token-value-123"]
+    secrets = [
+        GATEWAY_TOKEN,
+        DEFAULT_API_TOKEN,
+        REPLAY_TOKEN,
+        "wrong-token-value-123",
+        OPENAI_TEST_KEY,
+        ANTHROPIC_TEST_KEY,
+    ]
     os.environ.setdefault("CF_TEST_SECRETS", ",".join(secrets))
 
 

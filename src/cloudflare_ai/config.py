@@ -28,6 +28,13 @@ BASE_URL_ENV = ("CLOUDFLARE_BASE_URL",)
 GATEWAY_ID_ENV = ("CLOUDFLARE_AI_GATEWAY_ID", "CLOUDFLARE_GATEWAY_ID")
 GATEWAY_URL_ENV = ("CLOUDFLARE_AI_GATEWAY_URL",)
 GATEWAY_TOKEN_ENV = ("CLOUDFLARE_AI_GATEWAY_TOKEN",)
+#: Provider API keys for calls through AI Gateway to other providers (``api="compat"``,
+#: Universal steps), read when ``GatewaySettings.provider_keys`` has none for the provider:
+#: the variables each provider's own SDK reads.
+PROVIDER_KEY_ENV: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+}
 
 #: Default timeouts: Workers AI generation can take a while before the first byte; connecting
 #: should not.
@@ -85,6 +92,13 @@ class GatewaySettings(BaseModel):
     retry_delay_ms: int | None = None
     backoff: Literal["constant", "linear", "exponential"] | None = None
     event_id: str | None = None
+    provider_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        repr=False,
+        description="API keys of other providers reached through the gateway, by provider "
+        "name ('openai', 'anthropic'); secrets like the token. Env OPENAI_API_KEY, "
+        "ANTHROPIC_API_KEY when absent here.",
+    )
 
     @field_validator("id")
     @classmethod
@@ -139,6 +153,28 @@ class GatewaySettings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"gateway base_url {value!r} must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("provider_keys")
+    @classmethod
+    def _keys(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for provider, key in value.items():
+            secret = key.get_secret_value()
+            if not secret or any(c.isspace() for c in secret):
+                raise ValueError(f"the {provider} key is empty or contains white space")
+        return value
+
+    def provider_key(self, provider: str) -> str | None:
+        """The API key of ``provider`` for calls through this gateway: ``provider_keys``, else
+        the provider's usual environment variable, else None (the gateway may hold the key:
+        BYOK)."""
+        key = self.provider_keys.get(provider)
+        if key is not None:
+            return key.get_secret_value()
+        return env_first(PROVIDER_KEY_ENV.get(provider, ()))
+
+    def without_secrets(self) -> dict[str, Any]:
+        """These settings as data without the token and provider keys (for serialising)."""
+        return self.model_dump(exclude={"token", "provider_keys"}, exclude_defaults=True)
 
     def headers(self) -> dict[str, str]:
         """The ``cf-aig-*`` request headers these settings stand for."""

@@ -32,7 +32,9 @@ from .config import (
     GatewaySettings,
     env_first,
 )
+from .fallback import FallbackVia
 from .transport import RetryPolicy
+from .universal import StepConfig
 from .vectorize import AsyncVectorizeClient, VectorizeClient
 from .workers_ai import SAMPLING_KEYS, AsyncWorkersAIClient, ChatOptions, WorkersAIClient
 
@@ -286,6 +288,14 @@ class CloudflareConnection(BaseModel):
         default=None, description="Requests in flight at once for batched work."
     )
     retry_policy: RetryPolicy | None = Field(default=None, exclude=True, repr=False)
+    provider_keys: dict[str, SecretStr] | None = Field(
+        default=None,
+        exclude=True,  # secrets, like api_token: never serialised
+        repr=False,
+        description="API keys of other providers reached through AI Gateway ('openai', "
+        "'anthropic'); added to the gateway's settings (env OPENAI_API_KEY, "
+        "ANTHROPIC_API_KEY otherwise).",
+    )
 
     _clients: CloudflareClients | None = PrivateAttr(default=None)
 
@@ -294,7 +304,7 @@ class CloudflareConnection(BaseModel):
         """Gateway settings as data, without their token (a secret, like ``api_token``), so
         ``model_dump`` / ``to_json`` work and never carry it."""
         if isinstance(gateway, GatewaySettings):
-            return gateway.model_dump(exclude={"token"}, exclude_defaults=True)
+            return gateway.without_secrets()
         return gateway
 
     # --- clients ------------------------------------------------------------------------------
@@ -307,13 +317,25 @@ class CloudflareConnection(BaseModel):
         """The lazy holder of this object's core clients, built from its fields on first use."""
         holder = self._clients
         if holder is None:
+            arguments = {key: getattr(self, key) for key in _CONNECTION_KEYS}
+            arguments["gateway"] = self._gateway_with_keys()
             holder = CloudflareClients(
-                **{key: getattr(self, key) for key in _CONNECTION_KEYS},
+                **arguments,
                 retry_policy=self.retry_policy,
                 workers_ai_options=self._client_options(),
             )
             self._clients = holder
         return holder
+
+    def _gateway_with_keys(self) -> GatewaySettings | str | None:
+        """The gateway field with ``provider_keys`` added (keys without a gateway, here or in
+        the environment, have nothing to authenticate and are ignored)."""
+        if not self.provider_keys:
+            return self.gateway
+        gateway = GatewaySettings.coerce(self.gateway)
+        if gateway is None:
+            return None
+        return gateway.merged(provider_keys={**gateway.provider_keys, **self.provider_keys})
 
     def _client_settings(self) -> ClientSettings:
         return self.clients.settings
@@ -390,13 +412,28 @@ def running_loop() -> object:
         return None
 
 
-_PASSTHROUGH = ("tools", "tool_choice", "response_format", "raw", "lora", "reasoning_effort")
+_PASSTHROUGH = (
+    "tools",
+    "tool_choice",
+    "response_format",
+    "raw",
+    "lora",
+    "reasoning_effort",
+    "fallback_models",
+    "step_config",
+)
 
 
 class GenerationFields(BaseModel):
     """The generation settings every adapter model offers, with per-call overrides."""
 
-    api: Literal["native", "openai"] = "native"
+    api: Literal["native", "openai", "compat"] = "native"
+    #: Models tried in order when ``model`` fails in a way another may not (capacity,
+    #: timeouts; see :mod:`cloudflare_ai.fallback`), by this client or by AI Gateway.
+    fallback_models: list[str] | None = None
+    fallback_via: FallbackVia = "client"
+    #: Per-step timeout and retries on the Universal endpoint (``fallback_via="gateway"``).
+    step_config: StepConfig | dict[str, StepConfig] | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
@@ -425,6 +462,12 @@ def chat_options(
     model = str(rest.pop("model", None) or model)
     rest.pop("stream", None)
     options: dict[str, Any] = {"api": rest.pop("api", fields.api)}
+    via = rest.pop("fallback_via", fields.fallback_via)
+    if via != "client":
+        options["fallback_via"] = via
+    for key in ("fallback_models", "step_config"):
+        if rest.get(key) is None and getattr(fields, key) is not None:
+            rest[key] = getattr(fields, key)
     for key in SAMPLING_KEYS:
         value = rest.pop(key, getattr(fields, key))
         if value is not None:

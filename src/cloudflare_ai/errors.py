@@ -9,9 +9,12 @@ path.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from .types import FallbackAttempt
 
 
 class CloudflareError(Exception):
@@ -67,6 +70,9 @@ class APIError(CloudflareError):
         self.method = method
         self.path = path
         self.headers = dict(headers or {})
+        #: When fallback models were given and every one failed: the models tried before
+        #: the one this error is from (see :mod:`cloudflare_ai.fallback`).
+        self.fallbacks: list[FallbackAttempt] = []
         super().__init__(self._describe())
 
     def _describe(self) -> str:

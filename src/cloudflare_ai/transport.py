@@ -71,12 +71,17 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     #: The path shown in errors and logs (no host, no credentials).
     label: str = ""
+    #: Default headers (lower case) this request must not carry: the Cloudflare token's
+    #: ``authorization`` on a call whose upstream is another provider without a key of its
+    #: own, so the token never travels towards that provider.
+    omit: tuple[str, ...] = ()
 
     def build(
         self, client: httpx.Client | httpx.AsyncClient, base_headers: Mapping[str, str]
     ) -> httpx.Request:
         body = self.content
-        headers = {**base_headers, **self.headers}
+        kept = {k: v for k, v in base_headers.items() if k.lower() not in self.omit}
+        headers = {**kept, **self.headers}
         if self.json is not None:
             body = orjson.dumps(self.json, option=orjson.OPT_SERIALIZE_NUMPY)
             headers.setdefault("content-type", "application/json")

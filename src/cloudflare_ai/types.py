@@ -44,6 +44,23 @@ class GatewayInfo(_Model):
         )
 
 
+class FallbackAttempt(_Model):
+    """A model that was tried for a call and did not answer it, and why.
+
+    Client-side fallback knows the error of each model; through AI Gateway's Universal
+    endpoint only the answering step is reported, so earlier steps carry ``step`` and a
+    generic ``error``."""
+
+    model: str
+    #: One line: the error's class and message (never a credential).
+    error: str
+    error_type: str | None = None
+    status_code: int | None = None
+    code: int | None = None
+    #: The Universal endpoint step (0-based) this model was, when tried there.
+    step: int | None = None
+
+
 class Usage(_Model):
     """Token counts of one call and, where the model table has a price, its estimated cost."""
 
@@ -83,6 +100,8 @@ class ChatResponse(_Model):
     usage: Usage | None = None
     gateway: GatewayInfo | None = None
     request_id: str | None = None
+    #: Models tried before ``model`` answered (empty when the first one did).
+    fallbacks: list[FallbackAttempt] = Field(default_factory=list)
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
 
@@ -211,6 +230,8 @@ class RunResult(_Model):
     request_id: str | None = None
     #: Token counts (and cost, where priced) when the result reports ``usage``.
     usage: Usage | None = None
+    #: Models tried before ``model`` answered (empty when the first one did).
+    fallbacks: list[FallbackAttempt] = Field(default_factory=list)
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
 
 
@@ -233,6 +254,8 @@ class BinaryResult(_Frozen):
     gateway: GatewayInfo | None = None
     request_id: str | None = None
     usage: Usage | None = None
+    #: Models tried before ``model`` answered (empty when the first one did).
+    fallbacks: list[FallbackAttempt] = Field(default_factory=list)
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
 
     @property

@@ -9,8 +9,9 @@ parser in :class:`_WorkersAIBase`; they differ only in how bytes move. Calls go 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import warnings
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Literal, Self, TypedDict, TypeVar, Unpack, cast
@@ -18,9 +19,10 @@ from typing import Any, Literal, Self, TypedDict, TypeVar, Unpack, cast
 import httpx
 import orjson
 
-from . import chat_images, tasks
+from . import chat_images, fallback, providers, tasks, universal
 from .config import ClientSettings, GatewaySettings
-from .errors import APIError, StreamError, ValidationError
+from .errors import APIError, ConfigurationError, StreamError, ValidationError
+from .fallback import FallbackVia
 from .media import MediaInput, is_binary_content_type
 from .models import (
     DEFAULT_EMBEDDING_BATCH,
@@ -71,6 +73,7 @@ from .types import (
     ChatResponse,
     Detection,
     EmbeddingResponse,
+    FallbackAttempt,
     GatewayInfo,
     ImageResult,
     Label,
@@ -85,7 +88,9 @@ from .types import (
 #: ignores ``page``).
 MAX_MODEL_PAGES = 50
 
-Api = Literal["native", "openai"]
+#: ``native``: ``/ai/run``; ``openai``: Workers AI's ``/ai/v1``; ``compat``: AI Gateway's
+#: unified ``/compat/chat/completions`` with ``provider/model`` names (needs a gateway).
+Api = Literal["native", "openai", "compat"]
 ToolChoice = Literal["auto", "none", "required", "any"] | str | Mapping[str, Any]
 
 
@@ -115,6 +120,9 @@ class ChatOptions(TypedDict, total=False):
     gateway: GatewaySettings | str
     extra_body: Mapping[str, Any]
     headers: Mapping[str, str]
+    fallback_models: Sequence[str]
+    fallback_via: FallbackVia
+    step_config: universal.StepConfigs
 
 
 #: Sampling and generation parameters passed through to the model as given.
@@ -412,8 +420,9 @@ class _WorkersAIBase:
             raise ValidationError("messages must not be empty", field="messages")
         body: dict[str, Any] = {}
         if messages is not None:
+            image_model = providers.split_model(model)[1] if api == "compat" else model
             body["messages"], image_fields = chat_images.prepare_messages(
-                model, clean_messages(messages), api=api
+                image_model, clean_messages(messages), api="openai" if api == "compat" else api
             )
             body.update(image_fields)
         else:
@@ -435,10 +444,10 @@ class _WorkersAIBase:
             body["lora"] = lora
         if stream:
             body["stream"] = True
-        if api == "openai":
+        if api in ("openai", "compat"):
             if prompt is not None:
                 body["messages"] = [{"role": "user", "content": body.pop("prompt")}]
-            body["model"] = model
+            body["model"] = providers.compat_name(model) if api == "compat" else model
             if stop:
                 body["stop"] = list(stop)
             if stream:
@@ -457,6 +466,8 @@ class _WorkersAIBase:
                 else:
                     body["response_format"] = dict(response_format)
             body.update(extra_body or {})
+            if api == "compat":
+                return self._compat_request(model, body, gateway, headers)
             return self._request(
                 "POST", "v1/chat/completions", json=body, gateway=gateway, headers=headers
             )
@@ -476,6 +487,197 @@ class _WorkersAIBase:
                 body["response_format"] = {"type": kind or "json_object"}
         body.update(extra_body or {})
         return self._request("POST", f"run/{model}", json=body, gateway=gateway, headers=headers)
+
+    def _required_gateway(
+        self, override: GatewaySettings | str | None, why: str
+    ) -> GatewaySettings:
+        gateway = self._gateway(override)
+        if gateway is None:
+            raise ConfigurationError(
+                f"{why} goes through AI Gateway, and none is configured: pass gateway=... (an id "
+                "or GatewaySettings) or set CLOUDFLARE_AI_GATEWAY_ID"
+            )
+        return gateway
+
+    def _provider_auth(
+        self, provider: str, gateway: GatewaySettings
+    ) -> tuple[dict[str, str], tuple[str, ...]]:
+        """(headers, default headers to leave out) authenticating a call to ``provider``
+        through the gateway: the API token for Workers AI (the transport's default), the
+        provider's key for the others, and without a key no ``authorization`` at all, so the
+        Cloudflare token never travels towards another provider (the gateway's stored key,
+        BYOK, is used then)."""
+        if provider == providers.WORKERS_AI:
+            return {}, ()
+        key = gateway.provider_key(provider)
+        if key is None:
+            return {}, ("authorization",)
+        # UNCERTAIN: the unified endpoint takes every provider's key as a bearer token (its
+        # examples show only ``Authorization``); the gateway speaks each provider's own auth.
+        return {"authorization": f"Bearer {key}"}, ()
+
+    def _compat_request(
+        self,
+        model: str,
+        body: dict[str, Any],
+        gateway: GatewaySettings | str | None,
+        headers: Mapping[str, str] | None,
+    ) -> Request:
+        """A chat call to AI Gateway's unified OpenAI-compatible endpoint."""
+        gw = self._required_gateway(gateway, 'api="compat"')
+        auth, omit = self._provider_auth(providers.split_model(model)[0], gw)
+        url = f"{gw.base_url}/{self.settings.account_id}/{gw.id}/compat/chat/completions"
+        return Request(
+            "POST",
+            url,
+            json=body,
+            headers={**gw.headers(), **auth, **(headers or {})},
+            label=f"gateway {gw.id}: compat/chat/completions",
+            omit=omit,
+        )
+
+    def _universal_request(
+        self,
+        models: Sequence[str],
+        messages: Sequence[Mapping[str, Any]] | None,
+        options: ChatOptions,
+        *,
+        stream: bool,
+    ) -> Request:
+        """One Universal endpoint request trying ``models`` in order, each a step in its
+        provider's native format (Workers AI: ``/ai/run`` or, with ``api="openai"``, its
+        ``v1/chat/completions``; OpenAI: ``chat/completions``; Anthropic: ``v1/messages``)."""
+        gw = self._required_gateway(options.get("gateway"), 'fallback_via="gateway"')
+        per_call = {"gateway", "headers", "fallback_models", "fallback_via", "step_config"}
+        base = cast(ChatOptions, {k: v for k, v in options.items() if k not in per_call})
+        configs = options.get("step_config")
+        token = self.settings.api_token.get_secret_value()
+        steps: list[dict[str, Any]] = []
+        for name in models:
+            provider, bare = providers.split_model(name)
+            if provider == providers.WORKERS_AI:
+                api: Api = "openai" if base.get("api") == "openai" else "native"
+                body = self._chat_request(bare, messages, {**base, "api": api}, stream=stream).json
+                endpoint = "v1/chat/completions" if api == "openai" else bare
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            else:
+                if stream and provider == providers.ANTHROPIC:
+                    raise ValidationError(
+                        f"{name}: streaming through the Universal endpoint is supported for "
+                        "workers-ai and openai steps only; stream with api='compat' instead",
+                        item=name,
+                        field="fallback_models",
+                    )
+                body = self._chat_request(
+                    bare, messages, {**base, "api": "openai"}, stream=stream
+                ).json
+                if provider == providers.ANTHROPIC:
+                    body = providers.anthropic_body(body)
+                endpoint = providers.CHAT_ENDPOINTS[provider]
+                headers = providers.step_headers(provider, gw.provider_key(provider))
+            step: dict[str, Any] = {
+                "provider": provider,
+                "endpoint": endpoint,
+                "headers": headers,
+                "query": body,
+            }
+            config = universal.config_for(configs, name)
+            if config:
+                step["config"] = config
+            steps.append(step)
+        return Request(
+            "POST",
+            f"{gw.base_url}/{self.settings.account_id}/{gw.id}",
+            json=steps,
+            headers={**gw.headers(), **(options.get("headers") or {})},
+            label=f"gateway {gw.id}: universal",
+        )
+
+    def _universal_answer(
+        self,
+        models: Sequence[str],
+        response: httpx.Response,
+        request: Request,
+        options: ChatOptions,
+    ) -> ChatResponse:
+        """The answer of the step that succeeded, named after its model, with the steps
+        before it reported as fallbacks."""
+        headers = response_headers(response)
+        gateway = GatewayInfo.from_headers(headers)
+        step = universal.answering_step(gateway, len(models))
+        served = models[step]
+        provider = providers.split_model(served)[0]
+        data = decode_json(response)
+        if provider == providers.ANTHROPIC and isinstance(data, dict):
+            data = providers.anthropic_to_openai(data)
+        elif isinstance(data, dict) and "success" in data:
+            data = envelope_result(response, request)
+        chat = parse_chat_result(
+            data,
+            model=served,
+            gateway=gateway,
+            request_id=headers.get("cf-ray"),
+            max_tokens=options.get("max_tokens"),
+        )
+        stop = options.get("stop")
+        if stop and not (isinstance(data, dict) and "choices" in data):
+            chat = self._cut_at_stop(chat, stop)
+        return chat.model_copy(
+            update={"model": served, "fallbacks": universal.skipped(models, step)}
+        )
+
+    @staticmethod
+    def _cut_at_stop(chat: ChatResponse, stop: Sequence[str]) -> ChatResponse:
+        """``/ai/run`` has no stop parameter: apply the sequences to the answer here."""
+        cutter = StopSequences(stop)
+        text = cutter.push(chat.text)
+        text += cutter.flush()
+        if cutter.stopped:
+            chat = chat.model_copy(update={"text": text, "finish_reason": "stop"})
+        return chat
+
+    def _chat_requests(
+        self,
+        models: Sequence[str],
+        messages: Sequence[Mapping[str, Any]] | None,
+        options: ChatOptions,
+        *,
+        stream: bool,
+    ) -> list[tuple[str, Request]]:
+        """One request per model, all built (and so checked) before anything is sent."""
+        return [(m, self._chat_request(m, messages, options, stream=stream)) for m in models]
+
+    def _whole_answer(self, stream: _StreamState, response: httpx.Response) -> ChatResponse:
+        """A stream request answered with one JSON document (JSON-schema output, or a model
+        that does not stream)."""
+        if stream._universal is not None:
+            options: ChatOptions = {"stop": stream._stop} if stream._stop else {}
+            return self._universal_answer(stream._universal, response, stream._request, options)
+        return self._chat_response(stream.model, response, stream._request, stream._stop)
+
+    def _stream_plan(
+        self, model: str, messages: Sequence[Mapping[str, Any]] | None, options: ChatOptions
+    ) -> tuple[list[tuple[str, Request]], Sequence[str] | None, bool, list[str] | None, bool]:
+        """(requests by model, stop, fetched whole?, Universal models, named?) of a stream."""
+        single = self._wants_json_schema(options.get("response_format"))
+        models = fallback.models_of(model, options.get("fallback_models"))
+        stop = options.get("stop")
+        named = len(models) > 1 or options.get("api") == "compat"
+        if options.get("fallback_via", "client") == "gateway":
+            request = self._universal_request(models, messages, options, stream=not single)
+            return [(models[0], request)], stop, single, models, True
+        candidates = self._chat_requests(models, messages, options, stream=not single)
+        return candidates, stop, single, None, named
+
+    @staticmethod
+    def _served(
+        answer: ChatResponse, served: str, attempts: list[FallbackAttempt], named: bool
+    ) -> ChatResponse:
+        """The answer named after the model that served it (when several could have, or the
+        name carries a provider) with the models that failed before it."""
+        if not named and not attempts:
+            return answer
+        return answer.model_copy(update={"model": served, "fallbacks": attempts})
 
     def _chat_response(
         self,
@@ -505,12 +707,7 @@ class _WorkersAIBase:
             max_tokens=max_tokens,
         )
         if stop and not request.label.endswith("chat/completions"):
-            # /ai/run has no stop parameter: apply the sequences to the answer here.
-            cutter = StopSequences(stop)
-            text = cutter.push(chat.text)
-            text += cutter.flush()
-            if cutter.stopped:
-                chat = chat.model_copy(update={"text": text, "finish_reason": "stop"})
+            chat = self._cut_at_stop(chat, stop)
         return chat
 
     @staticmethod
@@ -773,17 +970,38 @@ def _batches(items: list[str], size: int) -> list[list[str]]:
 
 
 class _StreamState:
-    """What sync and async streams share: decoding, bookkeeping and the final answer."""
+    """What sync and async streams share: decoding, bookkeeping, fallback and the answer.
+
+    A stream holds one request per model (``fallback_models``), or one Universal endpoint
+    request naming its models (``universal``). Before the first chunk reaches the caller, a
+    failure that :func:`~cloudflare_ai.fallback.should_fall_back` accepts moves on to the
+    next model; once a chunk was delivered, errors surface as they are."""
 
     def __init__(
-        self, model: str, request: Request, stop: Sequence[str] | None, *, single: bool
+        self,
+        candidates: Sequence[tuple[str, Request]],
+        stop: Sequence[str] | None,
+        *,
+        single: bool,
+        universal: Sequence[str] | None = None,
+        named: bool = False,
     ) -> None:
+        if not candidates:
+            raise ValidationError("no model to stream from", field="model")
+        self._candidates = list(candidates)
+        self._stop = stop
+        self._single = single
+        self._universal = list(universal) if universal is not None else None
+        self._named = named or len(self._candidates) > 1 or self._universal is not None
+        #: Models tried before the one streaming now, and why they did not answer.
+        self.fallbacks: list[FallbackAttempt] = []
+        self._begin(*self._candidates[0])
+
+    def _begin(self, model: str, request: Request) -> None:
         self.model = model
         self._request = request
-        self._single = single
         openai = request.label.endswith("chat/completions")
-        self._decoder = StreamDecoder(model, stop=None if openai else stop)
-        self._stop = stop
+        self._decoder = StreamDecoder(model, stop=None if openai else self._stop)
         self._chunks: list[ChatChunk] = []
         self.gateway: GatewayInfo | None = None
         self.request_id: str | None = None
@@ -793,7 +1011,20 @@ class _StreamState:
         headers = response_headers(response)
         self.gateway = GatewayInfo.from_headers(headers)
         self.request_id = headers.get("cf-ray")
+        if self._universal is not None:
+            step = universal.answering_step(self.gateway, len(self._universal))
+            self.model = self._universal[step]
+            self.fallbacks = universal.skipped(self._universal, step)
+            self._decoder = StreamDecoder(self.model, stop=self._stop)
         self._decoder.id_seed = self.request_id
+
+    def _failed(self, position: int, exc: APIError) -> None:
+        """Record a model that failed before delivering anything, or raise ``exc`` when no
+        other model may be tried."""
+        last = position == len(self._candidates) - 1
+        if last or not fallback.should_fall_back(exc, delivered=bool(self._chunks)):
+            raise fallback.exhausted(exc, self.fallbacks)
+        self.fallbacks.append(fallback.attempt_of(self.model, exc))
 
     @staticmethod
     def _is_json(response: httpx.Response) -> bool:
@@ -821,6 +1052,13 @@ class _StreamState:
         error.partial_text = "".join(c.text for c in self._chunks)
         return error
 
+    def _report(self) -> dict[str, Any]:
+        """What the final answer says about the call beyond the chunks."""
+        update: dict[str, Any] = {"gateway": self.gateway, "request_id": self.request_id}
+        if self._named:
+            update.update(model=self.model, fallbacks=list(self.fallbacks))
+        return update
+
     def _final(self) -> ChatChunk:
         try:
             final = self._decoder.finish()
@@ -829,14 +1067,13 @@ class _StreamState:
             exc.path, exc.method = self._request.label, self._request.method
             raise
         self._chunks.append(final)
-        self.response = aggregate(self.model, self._chunks).model_copy(
-            update={"gateway": self.gateway, "request_id": self.request_id}
-        )
+        self.response = aggregate(self.model, self._chunks).model_copy(update=self._report())
         return final
 
     def _whole(self, chat: ChatResponse) -> list[ChatChunk]:
         """A whole answer presented as a stream (for JSON-schema output)."""
-        self.response, self.gateway, self.request_id = chat, chat.gateway, chat.request_id
+        self.gateway, self.request_id = chat.gateway, chat.request_id
+        self.response = chat.model_copy(update=self._report())
         first = ChatChunk(
             text=chat.text,
             reasoning=chat.reasoning or "",
@@ -850,7 +1087,8 @@ class _StreamState:
 
 class ChatStream(_StreamState):
     """A streamed answer: iterate for :class:`ChatChunk` s; the last one carries usage and the
-    finish reason. ``response``, ``gateway`` and ``request_id`` are set as it is consumed.
+    finish reason. ``response``, ``gateway``, ``request_id``, ``model`` (the one answering)
+    and ``fallbacks`` are set as it is consumed.
 
     A stream that ends without Cloudflare's end marker raises :class:`StreamError` rather than
     passing a truncated answer off as complete."""
@@ -858,28 +1096,38 @@ class ChatStream(_StreamState):
     def __init__(
         self,
         client: WorkersAIClient,
-        model: str,
-        request: Request,
+        candidates: Sequence[tuple[str, Request]],
         stop: Sequence[str] | None,
         *,
         single: bool = False,
+        universal: Sequence[str] | None = None,
+        named: bool = False,
     ) -> None:
-        super().__init__(model, request, stop, single=single)
+        super().__init__(candidates, stop, single=single, universal=universal, named=named)
         self._client = client
 
     def __iter__(self) -> Iterator[ChatChunk]:
+        for position, (model, request) in enumerate(self._candidates):
+            if position:
+                self._begin(model, request)
+            try:
+                yield from self._attempt()
+                return
+            except APIError as exc:
+                self._failed(position, exc)
+
+    def _attempt(self) -> Iterator[ChatChunk]:
         transport = self._client._transport
         if self._single:
             response = transport.send(self._request)
-            chat = self._client._chat_response(self.model, response, self._request, self._stop)
-            yield from self._whole(chat)
+            self._opened(response)
+            yield from self._whole(self._client._whole_answer(self, response))
             return
         with transport.stream(self._request) as response:
             self._opened(response)
             if self._is_json(response):
                 response.read()
-                chat = self._client._chat_response(self.model, response, self._request, self._stop)
-                yield from self._whole(chat)
+                yield from self._whole(self._client._whole_answer(self, response))
                 return
             try:
                 for data in iter_sse(response.iter_lines()):
@@ -903,29 +1151,41 @@ class AsyncChatStream(_StreamState):
     def __init__(
         self,
         client: AsyncWorkersAIClient,
-        model: str,
-        request: Request,
+        candidates: Sequence[tuple[str, Request]],
         stop: Sequence[str] | None,
         *,
         single: bool = False,
+        universal: Sequence[str] | None = None,
+        named: bool = False,
     ) -> None:
-        super().__init__(model, request, stop, single=single)
+        super().__init__(candidates, stop, single=single, universal=universal, named=named)
         self._client = client
 
     async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        for position, (model, request) in enumerate(self._candidates):
+            if position:
+                self._begin(model, request)
+            try:
+                async with contextlib.aclosing(self._attempt()) as attempt:
+                    async for chunk in attempt:
+                        yield chunk
+                return
+            except APIError as exc:
+                self._failed(position, exc)
+
+    async def _attempt(self) -> AsyncGenerator[ChatChunk, None]:
         transport = self._client._transport
         if self._single:
             response = await transport.send(self._request)
-            chat = self._client._chat_response(self.model, response, self._request, self._stop)
-            for whole in self._whole(chat):
+            self._opened(response)
+            for whole in self._whole(self._client._whole_answer(self, response)):
                 yield whole
             return
         async with transport.stream(self._request) as response:
             self._opened(response)
             if self._is_json(response):
                 await response.aread()
-                chat = self._client._chat_response(self.model, response, self._request, self._stop)
-                for whole in self._whole(chat):
+                for whole in self._whole(self._client._whole_answer(self, response)):
                     yield whole
                 return
             try:
@@ -1006,9 +1266,14 @@ class WorkersAIClient(_WorkersAIBase):
         *,
         gateway: GatewaySettings | str | None = None,
         headers: Mapping[str, str] | None = None,
+        fallback_models: Sequence[str] | None = None,
     ) -> RunResult | BinaryResult:
         """Run any model with its raw input object (or, for a model whose input is a file, the
         media alone: bytes, a path or a binary file object).
+
+        ``fallback_models``: models of the same task tried in order when this one fails in a
+        way another model may not (capacity, timeouts; see :mod:`cloudflare_ai.fallback`);
+        the result's ``model`` is the one that answered, ``fallbacks`` the ones that did not.
 
         Media values in ``inputs`` (bytes, :class:`pathlib.Path` s, binary file objects; a
         ``str`` there is always text) are sent in the form the
@@ -1017,8 +1282,14 @@ class WorkersAIClient(_WorkersAIBase):
         :class:`BinaryResult` (an :class:`ImageResult` or :class:`AudioResult`) holding the
         response body as it came; a JSON answer as a :class:`RunResult` with its ``result``.
         The input is not checked here: use the task methods for that."""
-        request = self._run_request(model, inputs, gateway, headers)
-        return self._answer(model, self._transport.send(request), request)
+        models = fallback.models_of(model, fallback_models)
+        requests = {m: self._run_request(m, inputs, gateway, headers) for m in models}
+
+        def one(name: str) -> RunResult | BinaryResult:
+            return self._answer(name, self._transport.send(requests[name]), requests[name])
+
+        result, _, attempts = fallback.run(models, one)
+        return result.model_copy(update={"fallbacks": attempts}) if attempts else result
 
     def chat(
         self,
@@ -1037,12 +1308,33 @@ class WorkersAIClient(_WorkersAIBase):
         (``max_tokens``, ``temperature``, ``top_p``, ``top_k``, ``seed``,
         ``repetition_penalty``, ``frequency_penalty``, ``presence_penalty``), ``raw``,
         ``lora``, ``reasoning_effort``, a per-call ``gateway``, ``extra_body``, ``headers``.
+
+        ``api="compat"`` sends the call to AI Gateway's unified endpoint, where ``model`` is
+        ``provider/model`` (``openai/gpt-4o-mini``, ``anthropic/...``, ``workers-ai/@cf/...``;
+        keys from ``GatewaySettings.provider_keys`` or the providers' environment variables).
+
+        ``fallback_models``: models tried in order when ``model`` fails in a way another model
+        may not (capacity, timeouts, dropped connections, after the retries), never on
+        validation, authentication or quota errors. ``fallback_via="client"`` (default) sends
+        one request per model; ``"gateway"`` sends one request to AI Gateway's Universal
+        endpoint with a step per model (``step_config``: each step's timeout and retries).
+        The answer's ``model`` is the one that answered and ``fallbacks`` lists the others.
         """
-        request = self._chat_request(model, messages, options, stream=False)
-        response = self._transport.send(request)
-        return self._chat_response(
-            model, response, request, options.get("stop"), options.get("max_tokens")
-        )
+        models = fallback.models_of(model, options.get("fallback_models"))
+        if options.get("fallback_via", "client") == "gateway":
+            request = self._universal_request(models, messages, options, stream=False)
+            return self._universal_answer(models, self._transport.send(request), request, options)
+        requests = dict(self._chat_requests(models, messages, options, stream=False))
+
+        def one(name: str) -> ChatResponse:
+            response = self._transport.send(requests[name])
+            return self._chat_response(
+                name, response, requests[name], options.get("stop"), options.get("max_tokens")
+            )
+
+        answer, served, attempts = fallback.run(models, one)
+        named = len(models) > 1 or options.get("api") == "compat"
+        return self._served(answer, served, attempts, named)
 
     def stream_chat(
         self,
@@ -1054,10 +1346,15 @@ class WorkersAIClient(_WorkersAIBase):
 
         JSON-schema output, which Cloudflare refuses to stream, is fetched whole and delivered
         as one chunk instead of failing.
+
+        With ``fallback_models`` the next model is tried only while nothing was delivered: a
+        failure before the first chunk falls back (as :meth:`chat` does), one after it is
+        raised. ``fallback_via="gateway"`` streams through the Universal endpoint
+        (workers-ai and openai steps). The stream's ``model`` and ``fallbacks`` say which
+        model answered and which did not.
         """
-        single = self._wants_json_schema(options.get("response_format"))
-        request = self._chat_request(model, messages, options, stream=not single)
-        return ChatStream(self, model, request, options.get("stop"), single=single)
+        candidates, stop, single, models, named = self._stream_plan(model, messages, options)
+        return ChatStream(self, candidates, stop, single=single, universal=models, named=named)
 
     def embed(
         self,
@@ -1388,10 +1685,17 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         *,
         gateway: GatewaySettings | str | None = None,
         headers: Mapping[str, str] | None = None,
+        fallback_models: Sequence[str] | None = None,
     ) -> RunResult | BinaryResult:
         """Run any model with its raw input; see :meth:`WorkersAIClient.run`."""
-        request = self._run_request(model, inputs, gateway, headers)
-        return self._answer(model, await self._transport.send(request), request)
+        models = fallback.models_of(model, fallback_models)
+        requests = {m: self._run_request(m, inputs, gateway, headers) for m in models}
+
+        async def one(name: str) -> RunResult | BinaryResult:
+            return self._answer(name, await self._transport.send(requests[name]), requests[name])
+
+        result, _, attempts = await fallback.arun(models, one)
+        return result.model_copy(update={"fallbacks": attempts}) if attempts else result
 
     async def chat(
         self,
@@ -1400,11 +1704,22 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         **options: Unpack[ChatOptions],
     ) -> ChatResponse:
         """Generate a whole answer; see :meth:`WorkersAIClient.chat` for the options."""
-        request = self._chat_request(model, messages, options, stream=False)
-        response = await self._transport.send(request)
-        return self._chat_response(
-            model, response, request, options.get("stop"), options.get("max_tokens")
-        )
+        models = fallback.models_of(model, options.get("fallback_models"))
+        if options.get("fallback_via", "client") == "gateway":
+            request = self._universal_request(models, messages, options, stream=False)
+            response = await self._transport.send(request)
+            return self._universal_answer(models, response, request, options)
+        requests = dict(self._chat_requests(models, messages, options, stream=False))
+
+        async def one(name: str) -> ChatResponse:
+            response = await self._transport.send(requests[name])
+            return self._chat_response(
+                name, response, requests[name], options.get("stop"), options.get("max_tokens")
+            )
+
+        answer, served, attempts = await fallback.arun(models, one)
+        named = len(models) > 1 or options.get("api") == "compat"
+        return self._served(answer, served, attempts, named)
 
     def stream_chat(
         self,
@@ -1412,10 +1727,10 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         messages: Sequence[Mapping[str, Any]] | None = None,
         **options: Unpack[ChatOptions],
     ) -> AsyncChatStream:
-        """Stream an answer; ``async for`` over the returned :class:`AsyncChatStream`."""
-        single = self._wants_json_schema(options.get("response_format"))
-        request = self._chat_request(model, messages, options, stream=not single)
-        return AsyncChatStream(self, model, request, options.get("stop"), single=single)
+        """Stream an answer; ``async for`` over the returned :class:`AsyncChatStream`. See
+        :meth:`WorkersAIClient.stream_chat` for fallback."""
+        candidates, stop, single, models, named = self._stream_plan(model, messages, options)
+        return AsyncChatStream(self, candidates, stop, single=single, universal=models, named=named)
 
     async def embed(
         self,

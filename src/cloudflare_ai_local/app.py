@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from . import errors, workers_ai
+from .compat import compat_chat, provider_native
 from .config import EmulatorConfig
 from .errors import ApiError, envelope, error_response, json_response
 from .faults import FaultController, FaultMiddleware, apply_model_fault
@@ -148,7 +149,11 @@ def _gateway_routes(state: EmulatorState) -> list[Route]:
                 gateway_id = request.path_params["gateway_id"]
                 raw = await request.body()
                 if kind == "universal":
-                    return await universal(gw, request, gateway_id, raw)
+                    return await universal(gw, state.faults, request, gateway_id, raw)
+                if kind == "compat":
+                    return await compat_chat(gw, state.faults, request, gateway_id, raw)
+                if kind in ("openai", "anthropic"):
+                    return await provider_native(gw, state.faults, request, gateway_id, raw, kind)
                 if kind == "run":
                     run_body = await workers_ai.read_run_body(request)
                     name: str = request.path_params["model"]
@@ -185,6 +190,9 @@ def _gateway_routes(state: EmulatorState) -> list[Route]:
         Route(base + "/workers-ai/v1/embeddings", wrap("embeddings"), methods=["POST"]),
         Route(base + "/workers-ai/run/{model:path}", wrap("run"), methods=["POST"]),
         Route(base + "/workers-ai/{model:path}", wrap("run"), methods=["POST"]),
+        Route(base + "/compat/chat/completions", wrap("compat"), methods=["POST"]),
+        Route(base + "/openai/chat/completions", wrap("openai"), methods=["POST"]),
+        Route(base + "/anthropic/v1/messages", wrap("anthropic"), methods=["POST"]),
         Route(base, wrap("universal"), methods=["POST"]),
         Route(base + "/", wrap("universal"), methods=["POST"]),
     ]

@@ -157,7 +157,7 @@ class UpstreamResult:
     attempts: int
 
 
-def _relative_path(path: str, gateway_id: str) -> str:
+def relative_path(path: str, gateway_id: str) -> str:
     """The part of a gateway URL after the gateway id (``workers-ai/@cf/...``); "" for the
     Universal endpoint."""
     marker = f"/{gateway_id}"
@@ -465,12 +465,12 @@ class Gateway:
         cost: float | None = 0.0
         if success and cache_status != "HIT":
             neurons, cost = priced(model, tokens_in, tokens_out)
-        relative = _relative_path(path, gateway_id)
+        relative = relative_path(path, gateway_id)
         entry = GatewayLogEntry(
             id=log_id,
             event_id=event_id,
             gateway_id=gateway_id,
-            path=relative,
+            path=path,
             model=model,
             status=response.status_code,
             cache_status=cache_status,

@@ -28,7 +28,7 @@ from cloudflare_ai import limits
 
 from . import errors
 from .errors import ApiError, envelope, json_response
-from .gateway import Gateway
+from .gateway import Gateway, relative_path
 from .gateway_store import (
     BOOLEAN_KEYS,
     FILTER_COLUMNS,
@@ -73,7 +73,9 @@ def log_json(
         "created_at": iso(entry.created_at),
         "duration": round(entry.duration_ms),
         "model": entry.model or "",
-        "path": entry.path,
+        # The part after the gateway id, e.g. "workers-ai/@cf/..." (UNCERTAIN: Cloudflare's
+        # exact form is not documented).
+        "path": relative_path(entry.path, entry.gateway_id),
         "provider": entry.provider,
         "success": entry.success,
         "tokens_in": entry.tokens_in,

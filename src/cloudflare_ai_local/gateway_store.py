@@ -102,6 +102,7 @@ class GatewayLogEntry:
     id: str
     event_id: str
     gateway_id: str
+    #: The request's URL path (the logs API shows the part after the gateway id).
     path: str
     model: str | None
     status: int

@@ -18,7 +18,7 @@ from langchain_core.messages.tool import tool_call, tool_call_chunk
 from ..chat_images import image_part, is_remote, part_url
 from ..errors import ValidationError
 from ..media import check_image
-from ..types import ChatChunk, ChatResponse, GatewayInfo, ToolCall, Usage
+from ..types import ChatChunk, ChatResponse, FallbackAttempt, GatewayInfo, ToolCall, Usage
 
 PROVIDER = "cloudflare"
 
@@ -150,12 +150,17 @@ def response_metadata(
     gateway: GatewayInfo | None,
     request_id: str | None,
     usage: Usage | None,
+    fallbacks: list[FallbackAttempt] | None = None,
 ) -> dict[str, Any]:
+    """LangChain's ``response_metadata``: ``model_name`` is the model that answered;
+    ``fallbacks`` (when any failed first) the models tried before it and why."""
     meta: dict[str, Any] = {
         "model_name": model,
         "model_provider": PROVIDER,
         "finish_reason": finish_reason,
     }
+    if fallbacks:
+        meta["fallbacks"] = [f.model_dump(exclude_none=True) for f in fallbacks]
     if request_id:
         meta["request_id"] = request_id
     if usage is not None and usage.cost_usd is not None:
@@ -195,7 +200,12 @@ def to_ai_message(answer: ChatResponse) -> AIMessage:
         additional_kwargs=extra,
         usage_metadata=usage_metadata(answer.usage),
         response_metadata=response_metadata(
-            answer.model, answer.finish_reason, answer.gateway, answer.request_id, answer.usage
+            answer.model,
+            answer.finish_reason,
+            answer.gateway,
+            answer.request_id,
+            answer.usage,
+            answer.fallbacks,
         ),
     )
 
@@ -212,6 +222,7 @@ def final_chunk(
     calls: list[ToolCall],
     gateway: GatewayInfo | None,
     request_id: str | None,
+    fallbacks: list[FallbackAttempt] | None = None,
 ) -> AIMessageChunk:
     """The closing chunk: complete tool calls (as chunks with their index), usage and
     metadata, exactly once."""
@@ -223,7 +234,7 @@ def final_chunk(
         ],
         usage_metadata=usage_metadata(last.usage),
         response_metadata=response_metadata(
-            model, last.finish_reason, gateway, request_id, last.usage
+            model, last.finish_reason, gateway, request_id, last.usage, fallbacks
         ),
         chunk_position="last",
     )

@@ -42,7 +42,7 @@ from ..models import DEFAULT_CHAT_MODEL
 from ..streaming import aggregate
 from ..tools import fix_tool_calls
 from ..types import ChatChunk, ChatResponse, ToolCall
-from ..workers_ai import ChatOptions
+from ..workers_ai import AsyncChatStream, ChatOptions, ChatStream
 from ._messages import (
     PROVIDER,
     final_chunk,
@@ -173,19 +173,21 @@ class ChatWorkersAI(CloudflareConnection, GenerationFields, BaseChatModel):
 
     def _closing(
         self,
-        model: str,
+        stream: ChatStream | AsyncChatStream,
         chunks: list[ChatChunk],
         options: ChatOptions,
         messages: Sequence[BaseMessage],
-        gateway: Any,
-        request_id: str | None,
     ) -> ChatGenerationChunk:
-        whole = aggregate(model, [c for c in chunks if c.tool_calls])
+        """The closing chunk, named after the model that answered (after any fallback)."""
+        whole = aggregate(stream.model, [c for c in chunks if c.tool_calls])
         calls = self._fixed_calls(whole.tool_calls, options, messages)
         last = chunks[-1]
         if calls and last.finish_reason == "stop":
             last = last.model_copy(update={"finish_reason": "tool_calls"})
-        return ChatGenerationChunk(message=final_chunk(model, last, calls, gateway, request_id))
+        message = final_chunk(
+            stream.model, last, calls, stream.gateway, stream.request_id, stream.fallbacks
+        )
+        return ChatGenerationChunk(message=message)
 
     # --- generation -------------------------------------------------------------------------
     def _generate(
@@ -236,7 +238,7 @@ class ChatWorkersAI(CloudflareConnection, GenerationFields, BaseChatModel):
                 if run_manager:
                     run_manager.on_llm_new_token(chunk.text, chunk=out)
                 yield out
-        yield self._closing(model, chunks, options, messages, stream.gateway, stream.request_id)
+        yield self._closing(stream, chunks, options, messages)
 
     async def _astream(
         self,
@@ -258,7 +260,7 @@ class ChatWorkersAI(CloudflareConnection, GenerationFields, BaseChatModel):
                 if run_manager:
                     await run_manager.on_llm_new_token(chunk.text, chunk=out)
                 yield out
-        yield self._closing(model, chunks, options, messages, stream.gateway, stream.request_id)
+        yield self._closing(stream, chunks, options, messages)
 
     # --- tools and structured output --------------------------------------------------------
     def bind_tools(

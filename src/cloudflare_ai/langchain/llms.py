@@ -11,12 +11,12 @@ from langchain_core.callbacks import (
 )
 from langchain_core.language_models import LangSmithParams
 from langchain_core.language_models.llms import LLM
-from langchain_core.outputs import GenerationChunk
+from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field
 
 from ..connection import CloudflareConnection, GenerationFields, chat_options
 from ..models import DEFAULT_CHAT_MODEL
-from ..types import ChatChunk
+from ..types import ChatChunk, ChatResponse, FallbackAttempt
 from ..workers_ai import ChatOptions
 
 
@@ -24,7 +24,9 @@ class WorkersAI(CloudflareConnection, GenerationFields, LLM):
     """Text completion with a Workers AI model.
 
     ``raw=True`` sends the prompt without the model's chat template (for prompts already in
-    the model's own format). Streaming calls ``on_llm_new_token`` for every piece.
+    the model's own format). Streaming calls ``on_llm_new_token`` for every piece. Each
+    generation's ``generation_info`` names the model that answered (``model_name``) and, with
+    ``fallback_models``, the models that failed before it (``fallbacks``).
     """
 
     model: str = Field(default=DEFAULT_CHAT_MODEL, alias="model_name")
@@ -58,6 +60,53 @@ class WorkersAI(CloudflareConnection, GenerationFields, LLM):
         stops = stop if stop is not None else self.stop
         return chat_options(self, self.model, rest, stop=stops)
 
+    @staticmethod
+    def _info(
+        model: str,
+        finish_reason: str | None,
+        fallbacks: list[FallbackAttempt],
+        usage: Any = None,
+    ) -> dict[str, Any]:
+        info: dict[str, Any] = {"finish_reason": finish_reason, "model_name": model}
+        if usage is not None:
+            info["usage"] = usage.model_dump(exclude_none=True)
+        if fallbacks:
+            info["fallbacks"] = [f.model_dump(exclude_none=True) for f in fallbacks]
+        return info
+
+    @staticmethod
+    def _prompted(options: ChatOptions, prompt: str) -> ChatOptions:
+        call = options.copy()
+        call["prompt"] = prompt
+        return call
+
+    def _generation(self, answer: ChatResponse) -> list[Generation]:
+        info = self._info(answer.model, answer.finish_reason, answer.fallbacks, answer.usage)
+        return [Generation(text=answer.text, generation_info=info)]
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        model, options = self._options(stop, kwargs)
+        answers = [self.workers_ai.chat(model, **self._prompted(options, p)) for p in prompts]
+        return LLMResult(generations=[self._generation(a) for a in answers])
+
+    async def _agenerate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        model, options = self._options(stop, kwargs)
+        client = self.async_workers_ai
+        answers = [await client.chat(model, **self._prompted(options, p)) for p in prompts]
+        return LLMResult(generations=[self._generation(a) for a in answers])
+
     def _call(
         self,
         prompt: str,
@@ -80,13 +129,12 @@ class WorkersAI(CloudflareConnection, GenerationFields, LLM):
         options["prompt"] = prompt
         return (await self.async_workers_ai.chat(model, **options)).text
 
-    @staticmethod
-    def _chunk(chunk: ChatChunk, model: str) -> GenerationChunk:
+    def _chunk(
+        self, chunk: ChatChunk, model: str, fallbacks: list[FallbackAttempt]
+    ) -> GenerationChunk:
         info: dict[str, Any] | None = None
         if chunk.finish_reason is not None:
-            info = {"finish_reason": chunk.finish_reason, "model_name": model}
-            if chunk.usage is not None:
-                info["usage"] = chunk.usage.model_dump(exclude_none=True)
+            info = self._info(model, chunk.finish_reason, fallbacks, chunk.usage)
         return GenerationChunk(text=chunk.text, generation_info=info)
 
     def _stream(
@@ -98,8 +146,9 @@ class WorkersAI(CloudflareConnection, GenerationFields, LLM):
     ) -> Iterator[GenerationChunk]:
         model, options = self._options(stop, kwargs)
         options["prompt"] = prompt
-        for chunk in self.workers_ai.stream_chat(model, **options):
-            out = self._chunk(chunk, model)
+        stream = self.workers_ai.stream_chat(model, **options)
+        for chunk in stream:
+            out = self._chunk(chunk, stream.model, stream.fallbacks)
             if run_manager and chunk.text:
                 run_manager.on_llm_new_token(chunk.text, chunk=out)
             yield out
@@ -113,8 +162,9 @@ class WorkersAI(CloudflareConnection, GenerationFields, LLM):
     ) -> AsyncIterator[GenerationChunk]:
         model, options = self._options(stop, kwargs)
         options["prompt"] = prompt
-        async for chunk in self.async_workers_ai.stream_chat(model, **options):
-            out = self._chunk(chunk, model)
+        stream = self.async_workers_ai.stream_chat(model, **options)
+        async for chunk in stream:
+            out = self._chunk(chunk, stream.model, stream.fallbacks)
             if run_manager and chunk.text:
                 await run_manager.on_llm_new_token(chunk.text, chunk=out)
             yield out

@@ -140,4 +140,16 @@ def raw_of(answer: CoreAnswer) -> dict[str, Any]:
         raw["gateway"] = answer.gateway.model_dump(exclude_none=True)
     if answer.request_id:
         raw["request_id"] = answer.request_id
+    if answer.fallbacks:
+        raw["fallbacks"] = [f.model_dump(exclude_none=True) for f in answer.fallbacks]
     return raw
+
+
+def answer_kwargs(answer: CoreAnswer) -> dict[str, Any]:
+    """``additional_kwargs`` of an answer: its usage and, when fallback models were tried,
+    the model that answered and the ones that failed before it."""
+    out = usage_dict(answer.usage)
+    if answer.fallbacks:
+        out["model"] = answer.model
+        out["fallbacks"] = [f.model_dump(exclude_none=True) for f in answer.fallbacks]
+    return out

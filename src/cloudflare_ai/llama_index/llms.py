@@ -41,7 +41,13 @@ from ..tools import fix_tool_calls
 from ..types import ChatChunk
 from ..types import ChatResponse as CoreAnswer
 from ..workers_ai import ChatOptions
-from ._messages import assistant_message, raw_of, to_workers_ai, usage_dict, used_tool_call_ids
+from ._messages import (
+    answer_kwargs,
+    assistant_message,
+    raw_of,
+    to_workers_ai,
+    used_tool_call_ids,
+)
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -121,7 +127,7 @@ class WorkersAI(CloudflareConnection, GenerationFields, FunctionCallingLLM):
         )
         message = assistant_message(answer.text, answer.reasoning, calls)
         return ChatResponse(
-            message=message, raw=raw_of(answer), additional_kwargs=usage_dict(answer.usage)
+            message=message, raw=raw_of(answer), additional_kwargs=answer_kwargs(answer)
         )
 
     def _streamed(
@@ -138,7 +144,7 @@ class WorkersAI(CloudflareConnection, GenerationFields, FunctionCallingLLM):
         final = chunk.finish_reason is not None
         if not (final or chunk.text or chunk.reasoning):
             return None
-        whole = aggregate(model, chunks)
+        whole = aggregate(extra.get("model", model), chunks)
         calls = (
             fix_tool_calls(whole.tool_calls, options.get("tools"), used_tool_call_ids(messages))
             if final
@@ -147,12 +153,12 @@ class WorkersAI(CloudflareConnection, GenerationFields, FunctionCallingLLM):
         message = assistant_message(whole.text, whole.reasoning, calls)
         if not final:
             return ChatResponse(message=message, delta=chunk.text, raw=chunk.raw or {})
-        answer = whole.model_copy(update={"tool_calls": calls, **extra})
+        answer = whole.model_copy(update={"tool_calls": calls, "usage": chunk.usage, **extra})
         return ChatResponse(
             message=message,
             delta=chunk.text,
             raw=raw_of(answer),
-            additional_kwargs=usage_dict(chunk.usage),
+            additional_kwargs=answer_kwargs(answer),
         )
 
     # --- chat -------------------------------------------------------------------------------
@@ -178,7 +184,12 @@ class WorkersAI(CloudflareConnection, GenerationFields, FunctionCallingLLM):
             chunks: list[ChatChunk] = []
             for chunk in stream:
                 chunks.append(chunk)
-                extra = {"gateway": stream.gateway, "request_id": stream.request_id}
+                extra = {
+                    "gateway": stream.gateway,
+                    "request_id": stream.request_id,
+                    "model": stream.model,
+                    "fallbacks": stream.fallbacks,
+                }
                 response = self._streamed(model, chunks, options, messages, extra)
                 if response is not None:
                     yield response
@@ -197,7 +208,12 @@ class WorkersAI(CloudflareConnection, GenerationFields, FunctionCallingLLM):
             chunks: list[ChatChunk] = []
             async for chunk in stream:
                 chunks.append(chunk)
-                extra = {"gateway": stream.gateway, "request_id": stream.request_id}
+                extra = {
+                    "gateway": stream.gateway,
+                    "request_id": stream.request_id,
+                    "model": stream.model,
+                    "fallbacks": stream.fallbacks,
+                }
                 response = self._streamed(model, chunks, options, messages, extra)
                 if response is not None:
                     yield response
