@@ -113,6 +113,8 @@ def run_cli(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
         (["serve", "--help"], ["--token", "CLOUDFLARE_AI_LOCAL_TOKEN"]),
         (["ask", "--help"], ["--framework"]),
         (["index", "--help"], ["create", "metadata"]),
+        (["gateway", "--help"], ["list", "create", "logs", "stats"]),
+        (["gateway", "logs", "--help"], ["--since", "--errors"]),
     ],
 )
 def test_help_and_the_model_table_import_nothing_heavy(

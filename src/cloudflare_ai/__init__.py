@@ -41,6 +41,15 @@ if TYPE_CHECKING:
         ValidationError,
     )
     from .filters import Condition, Filter, UnindexedFilterWarning, UnsupportedFilterError
+    from .gateway_types import (
+        AIGateway,
+        GatewayAnalytics,
+        GatewayLog,
+        LogFilter,
+        LogPage,
+        ModelStats,
+    )
+    from .gateways import AIGatewayClient, AsyncAIGatewayClient
     from .media import MediaInput
     from .models import ModelInfo, ModelPrice, get_model, iter_models, list_models, require_model
     from .tokens import InputTruncatedWarning, estimate_tokens, input_token_limit
@@ -78,6 +87,14 @@ if TYPE_CHECKING:
 
 #: Public name -> the submodule that defines it.
 _EXPORTS: dict[str, str] = {
+    "AIGateway": "gateway_types",
+    "AIGatewayClient": "gateways",
+    "AsyncAIGatewayClient": "gateways",
+    "GatewayAnalytics": "gateway_types",
+    "GatewayLog": "gateway_types",
+    "LogFilter": "gateway_types",
+    "LogPage": "gateway_types",
+    "ModelStats": "gateway_types",
     "APIConnectionError": "errors",
     "APIError": "errors",
     "APITimeoutError": "errors",
@@ -174,9 +191,12 @@ def __dir__() -> list[str]:
 __all__ = [
     "FREE_NEURONS_PER_DAY",
     "TEXT_KEY",
+    "AIGateway",
+    "AIGatewayClient",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AsyncAIGatewayClient",
     "AsyncChatStream",
     "AsyncVectorizeClient",
     "AsyncWorkersAIClient",
@@ -198,7 +218,9 @@ __all__ = [
     "Detection",
     "EmbeddingResponse",
     "Filter",
+    "GatewayAnalytics",
     "GatewayInfo",
+    "GatewayLog",
     "GatewaySettings",
     "ImageResult",
     "Index",
@@ -206,11 +228,14 @@ __all__ = [
     "InputTruncatedWarning",
     "InvalidRequestError",
     "Label",
+    "LogFilter",
+    "LogPage",
     "Match",
     "MediaInput",
     "MetadataIndex",
     "ModelInfo",
     "ModelPrice",
+    "ModelStats",
     "Mutation",
     "MutationTimeoutError",
     "NotFoundError",

@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - exercised only without the cli extra
     typer = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
+    from cloudflare_ai.gateways import AIGatewayClient
     from cloudflare_ai.vectorize import VectorizeClient
 
     from .environment import Connection
@@ -397,6 +398,164 @@ if typer is not None:
             db.delete_metadata_index(index, property_name)
         typer.echo(f"removed the metadata index on {property_name!r} from {index}")
 
+    gateway_app = typer.Typer(
+        cls=_Group,
+        help="AI Gateway: gateways, their logs and usage statistics.",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+    )
+    app.add_typer(gateway_app, name="gateway")
+
+    @contextmanager
+    def _gateways() -> Iterator[AIGatewayClient]:
+        """An AI Gateway client on :func:`_connection`."""
+        from cloudflare_ai.gateways import AIGatewayClient
+
+        with _connection() as connection, AIGatewayClient(**connection.client_kwargs()) as gw:
+            yield gw
+
+    @gateway_app.command("list", cls=_Command)
+    def gateway_list() -> None:
+        """List the account's gateways and their settings."""
+        from rich.table import Table
+
+        with _gateways() as gw:
+            found = gw.list_gateways()
+        table = Table("gateway", "cache TTL", "logs", "rate limit", "auth", "created")
+        for item in found:
+            table.add_row(
+                item.id,
+                f"{item.cache_ttl} s" if item.cache_ttl else "off",
+                "on" if item.collect_logs else "off",
+                item.rate_limit or "none",
+                "yes" if item.authentication else "no",
+                f"{item.created_at:%Y-%m-%d %H:%M}" if item.created_at else "-",
+            )
+        _print_table(table, empty="no gateways yet: cloudflare-ai gateway create ID")
+
+    @gateway_app.command("create", cls=_Command)
+    def gateway_create(
+        gateway_id: Annotated[str, typer.Argument(help="Gateway id (lower case, digits, -).")],
+        cache_ttl: Annotated[
+            int | None, typer.Option(help="Cache answers this many seconds (default: off).")
+        ] = None,
+        invalidate_on_update: Annotated[
+            bool, typer.Option(help="Drop cached answers when settings change.")
+        ] = False,
+        logs: Annotated[bool, typer.Option("--logs/--no-logs", help="Keep request logs.")] = True,
+        rate_limit: Annotated[
+            int | None, typer.Option(help="At most this many requests per --rate-interval.")
+        ] = None,
+        rate_interval: Annotated[int, typer.Option(help="Rate-limit window in seconds.")] = 60,
+        rate_technique: Annotated[str, typer.Option(help="fixed or sliding window.")] = "fixed",
+        authentication: Annotated[
+            bool, typer.Option(help="Require cf-aig-authorization on every request.")
+        ] = False,
+        exist_ok: Annotated[bool, typer.Option(help="Succeed if it already exists.")] = False,
+    ) -> None:
+        """Create a gateway with cache, logging, rate-limit and authentication settings."""
+        if rate_technique not in ("fixed", "sliding"):
+            raise typer.BadParameter("use fixed or sliding", param_hint="--rate-technique")
+        with _gateways() as gw:
+            made = gw.create_gateway(
+                gateway_id,
+                cache_ttl=cache_ttl,
+                cache_invalidate_on_update=invalidate_on_update,
+                collect_logs=logs,
+                rate_limiting_interval=rate_interval if rate_limit else None,
+                rate_limiting_limit=rate_limit,
+                rate_limiting_technique=rate_technique,  # type: ignore[arg-type]
+                authentication=authentication,
+                exist_ok=exist_ok,
+            )
+        cache = f"cache {made.cache_ttl} s" if made.cache_ttl else "no cache"
+        typer.echo(
+            f"{made.id}: {cache}, logs {'on' if made.collect_logs else 'off'}, rate limit "
+            f"{made.rate_limit or 'none'}, authentication {'on' if made.authentication else 'off'}"
+        )
+
+    @gateway_app.command("logs", cls=_Command)
+    def gateway_logs(
+        gateway_id: Annotated[str, typer.Argument(help="Gateway id.")],
+        limit: Annotated[int, typer.Option(min=1, help="Newest logs to show.")] = 20,
+        model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+        errors: Annotated[bool, typer.Option("--errors", help="Only failed requests.")] = False,
+        cached: Annotated[bool, typer.Option("--cached", help="Only cache hits.")] = False,
+        since: Annotated[
+            str | None, typer.Option(help="Only this recent: 30m, 12h, 7d ...")
+        ] = None,
+    ) -> None:
+        """Show a gateway's newest requests: model, status, cache, tokens, cost, time."""
+        from itertools import islice
+
+        from rich.table import Table
+
+        start = _since(since)
+        with _gateways() as gw:
+            found = list(
+                islice(
+                    gw.iter_logs(
+                        gateway_id,
+                        model=model,
+                        success=False if errors else None,
+                        cached=True if cached else None,
+                        start=start,
+                        per_page=min(limit, 50),
+                    ),
+                    limit,
+                )
+            )
+        table = Table("time (UTC)", "model", "status", "cache", "tokens in/out", "cost $", "ms")
+        table.add_column("feedback")
+        table.add_column("log id", no_wrap=True)
+        for log in found:
+            table.add_row(
+                f"{log.created_at:%m-%d %H:%M:%S}",
+                log.model or "-",
+                str(log.status_code or ("ok" if log.success else "error")),
+                "HIT" if log.cached else "MISS",
+                f"{log.tokens_in or 0}/{log.tokens_out or 0}",
+                f"{log.cost:.6f}" if log.cost is not None else "-",
+                str(log.duration),
+                {1: "+1", -1: "-1"}.get(log.feedback or 0, ""),
+                log.id,
+            )
+        _print_table(table, empty=f"no logs in gateway {gateway_id!r} match")
+
+    @gateway_app.command("stats", cls=_Command)
+    def gateway_stats(
+        gateway_id: Annotated[str, typer.Argument(help="Gateway id.")],
+        since: Annotated[
+            str | None, typer.Option(help="Only this recent: 30m, 12h, 7d ... (default: all).")
+        ] = None,
+    ) -> None:
+        """Requests, errors, cache hits, tokens, neurons, cost and latency per model,
+        computed from the gateway's logs."""
+        from rich.table import Table
+
+        start = _since(since)
+        with _gateways() as gw:
+            stats = gw.analytics(gateway_id, start=start)
+        table = Table("model", "requests", "errors", "cache hits", "tokens in", "tokens out")
+        for name in ("neurons", "cost $", "p50 ms", "p95 ms"):
+            table.add_column(name, justify="right")
+        rows = [*stats.models, stats.total] if stats.models else []
+        for row in rows:
+            table.add_row(
+                "total" if row is stats.total else row.model,
+                str(row.requests),
+                str(row.errors),
+                f"{row.cache_hits} ({row.cache_hit_rate:.0%})",
+                str(row.tokens_in),
+                str(row.tokens_out),
+                f"{row.neurons:.2f}",
+                f"{row.cost_usd:.6f}",
+                f"{row.p50_ms:.0f}" if row.p50_ms is not None else "-",
+                f"{row.p95_ms:.0f}" if row.p95_ms is not None else "-",
+                end_section=row is stats.models[-1] if stats.models else False,
+            )
+        _print_table(table, empty=f"no logged requests in gateway {gateway_id!r} for that time")
+
     @app.command(cls=_Command)
     def ingest(
         paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
@@ -599,6 +758,32 @@ def _model_notes(info: Any) -> str:
     if info.source == "workers-types":
         notes.append("types only" if info.has_schema else "name only")
     return ", ".join(notes)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _since(text: str | None) -> Any:
+    """The UTC time ``text`` ("30m", "12h", "7d") ago, or None."""
+    if text is None:
+        return None
+    from datetime import UTC, datetime, timedelta
+
+    amount, unit = text[:-1], text[-1:].lower()
+    if unit not in _UNITS or not amount.isdigit():
+        raise CommandError(f"--since: use a number and s, m, h, d or w (e.g. 24h), not {text!r}", 2)
+    return datetime.now(UTC) - timedelta(seconds=int(amount) * _UNITS[unit])
+
+
+def _print_table(table: Any, empty: str) -> None:
+    """Print a Rich table (wide enough for model names when not on a terminal), or ``empty``
+    when it has no rows."""
+    if not table.row_count:
+        typer.echo(empty)
+        return
+    from rich.console import Console
+
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 def _usage_error_class() -> type[Exception]:

@@ -21,6 +21,8 @@ from .config import EmulatorConfig
 from .errors import ApiError, envelope, error_response, json_response
 from .faults import FaultController, FaultMiddleware, apply_model_fault
 from .gateway import Gateway, json_or_bad_input
+from .gateway_api import GatewayApi
+from .gateway_store import GatewayStore
 from .universal import universal
 from .vector_store import VectorStore
 from .vectorize_api import VectorizeApi
@@ -196,6 +198,35 @@ def _gateway_routes(state: EmulatorState) -> list[Route]:
     ]
 
 
+def _gateway_api_routes(state: EmulatorState) -> list[Route]:
+    """The AI Gateway management and logs REST API (see :mod:`.gateway_api`)."""
+    api = GatewayApi(state.gateway)
+
+    def wrap(method: Callable[..., Awaitable[Response]], **fixed: str) -> Endpoint:
+        async def handler(request: Request) -> Response:
+            params = {k: v for k, v in request.path_params.items() if k != "account_id"}
+            return await method(request, **params, **fixed)
+
+        return _guard(state, handler)
+
+    base = "/accounts/{account_id}/ai-gateway/gateways"
+    one = base + "/{gateway_id}"
+    log = one + "/logs/{log_id}"
+    return [
+        Route(base, wrap(api.list_gateways), methods=["GET"]),
+        Route(base, wrap(api.create_gateway), methods=["POST"]),
+        Route(one, wrap(api.get_gateway), methods=["GET"]),
+        Route(one, wrap(api.update_gateway), methods=["PUT"]),
+        Route(one, wrap(api.delete_gateway), methods=["DELETE"]),
+        Route(one + "/logs", wrap(api.list_logs), methods=["GET"]),
+        Route(one + "/logs", wrap(api.delete_logs), methods=["DELETE"]),
+        Route(log, wrap(api.get_log), methods=["GET"]),
+        Route(log, wrap(api.edit_log), methods=["PATCH"]),
+        Route(log + "/request", wrap(api.log_body, which="request"), methods=["GET"]),
+        Route(log + "/response", wrap(api.log_body, which="response"), methods=["GET"]),
+    ]
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
@@ -208,14 +239,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(config: EmulatorConfig | None = None) -> Starlette:
     """Build the emulator app for ``config`` (defaults: in-memory store, no faults)."""
     config = config or EmulatorConfig()
+    faults = FaultController(config.faults)
     state = EmulatorState(
         config=config,
         store=VectorStore(config.data_dir, config.write_delay),
-        faults=FaultController(config.faults),
-        gateway=Gateway(config.api_token, config.gateway_token, config.gateway_cache_ttl),
+        faults=faults,
+        gateway=Gateway(
+            config.api_token,
+            config.gateway_token,
+            config.gateway_cache_ttl,
+            store=GatewayStore(config.data_dir),
+            faults=faults,
+        ),
     )
+    api_routes = _ai_routes(state) + _vectorize_routes(state) + _gateway_api_routes(state)
     routes = [
-        Mount("/client/v4", routes=_ai_routes(state) + _vectorize_routes(state)),
+        Mount("/client/v4", routes=api_routes),
         Mount("/gateway/v1", routes=_gateway_routes(state)),
     ]
     app = Starlette(

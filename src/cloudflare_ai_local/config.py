@@ -93,8 +93,9 @@ class EmulatorConfig:
     data_dir: Path | str | None = None
     write_delay: float = 0.0
     gateway_token: str | None = None
-    #: Cache TTL (seconds) of the gateway when requests send no ``cf-aig-cache-ttl``;
-    #: None means caching is off unless a request asks for it.
+    #: Cache TTL (seconds) of gateways created on first use, for requests that send no
+    #: ``cf-aig-cache-ttl``; None means caching is off unless a request asks for it.
+    #: Gateways made through the management API carry their own ``cache_ttl``.
     gateway_cache_ttl: int | None = None
     faults: FaultConfig = field(default_factory=FaultConfig)
 

@@ -66,6 +66,15 @@ INVALID_CURSOR = ErrorCode(40015, 400, "{detail}")
 GATEWAY_AUTH = ErrorCode(2009, 401, "Unauthorized")
 GATEWAY_BAD_REQUEST = ErrorCode(2001, 400, "{detail}")
 GATEWAY_ALL_FAILED = ErrorCode(2005, 502, "All universal steps failed")
+# AI Gateway management and logs REST API, rate limiting and request timeouts (UNCERTAIN: the
+# codes and messages are ours; statuses follow HTTP usage: 404 unknown, 409 duplicate, 429 over
+# the gateway's rate limit, 504 when cf-aig-request-timeout expires before the first byte).
+GATEWAY_NOT_FOUND = ErrorCode(2020, 404, "gateway not found: {name}")
+GATEWAY_EXISTS = ErrorCode(2021, 409, "a gateway with id {name} already exists")
+GATEWAY_INVALID = ErrorCode(2022, 400, "{detail}")
+GATEWAY_LOG_NOT_FOUND = ErrorCode(2023, 404, "log not found: {name}")
+GATEWAY_RATE_LIMITED = ErrorCode(2024, 429, "Rate limited: too many requests to this gateway")
+GATEWAY_TIMEOUT = ErrorCode(2025, 504, "Request timed out: no answer within cf-aig-request-timeout")
 
 ERROR_TABLE: tuple[ErrorCode, ...] = tuple(
     v for v in list(globals().values()) if isinstance(v, ErrorCode)

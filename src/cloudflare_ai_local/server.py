@@ -22,7 +22,8 @@ from .config import (
     check_exposure,
 )
 from .faults import ConnectionDropped
-from .gateway import GatewayLogEntry
+from .gateway import Gateway
+from .gateway_store import GatewayLogEntry, GatewayRecord
 
 
 class _HideDroppedConnections(logging.Filter):
@@ -120,9 +121,18 @@ class LocalCloudflare:
         return emulator_state(self.app)
 
     @property
+    def gateway(self) -> Gateway:
+        """The AI Gateway runtime: settings, cache, rate limiter and logs of every gateway."""
+        return self.state.gateway
+
+    @property
     def gateway_logs(self) -> list[GatewayLogEntry]:
-        """The AI Gateway's request log (newest last)."""
+        """Every gateway's request log (newest last)."""
         return list(self.state.gateway.logs)
+
+    def gateway_settings(self, gateway_id: str) -> GatewayRecord | None:
+        """A gateway's settings, or None when it was never used nor created."""
+        return self.state.gateway.store.get(gateway_id)
 
     @property
     def injected_faults(self) -> list[tuple[str, str]]:
@@ -183,6 +193,7 @@ class LocalCloudflare:
                 self._thread.join(timeout=10)
             self._server = self._thread = None
         self.state.store.close()
+        self.state.gateway.close()
 
     def __enter__(self) -> LocalCloudflare:
         return self.start()
@@ -250,3 +261,4 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
     finally:
         emulator_state(app).store.close()
+        emulator_state(app).gateway.close()

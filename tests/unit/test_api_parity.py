@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from cloudflare_ai.gateways import AIGatewayClient, AsyncAIGatewayClient
 from cloudflare_ai.langchain import (
     ChatWorkersAI,
     VectorizeVectorStore,
@@ -54,6 +55,7 @@ KNOWN_GAPS: dict[tuple[str, str, str], str] = {}
 CORE = [
     (WorkersAIClient, AsyncWorkersAIClient),
     (VectorizeClient, AsyncVectorizeClient),
+    (AIGatewayClient, AsyncAIGatewayClient),
     (ChatStream, AsyncChatStream),
 ]
 #: Sync name → async name where the async one is not the same name.
