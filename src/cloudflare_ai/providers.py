@@ -47,6 +47,14 @@ def split_model(name: str) -> tuple[str, str]:
     )
 
 
+def billed_name(name: str) -> str:
+    """The name a call is priced and tracked under: the Workers AI model itself for
+    ``workers-ai/@cf/...`` (the same model, the same prices, reached through ``/compat``), any
+    other name as given."""
+    provider, _, model = name.partition("/")
+    return model if provider == WORKERS_AI and model.startswith("@") else name
+
+
 def compat_name(name: str) -> str:
     """The ``provider/model`` name the unified ``/compat`` endpoint takes."""
     provider, model = split_model(name)

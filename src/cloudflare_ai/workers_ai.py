@@ -699,7 +699,7 @@ class _WorkersAIBase:
         that model's name (the estimate held was the first step's)."""
         meter = self._chat_meter(answer.model, messages, options)
         answer = answer.model_copy(update={"usage": meter.usage(answer)})
-        call.model = answer.model
+        call.model = meter.model
         call.finish(answer.usage)
         return answer
 
@@ -893,7 +893,11 @@ class _WorkersAIBase:
         model: str, messages: Sequence[Mapping[str, Any]] | None, options: ChatOptions
     ) -> metering.ChatMeter:
         return metering.ChatMeter(
-            model, messages, options.get("prompt"), options.get("tools"), options.get("max_tokens")
+            providers.billed_name(model),
+            messages,
+            options.get("prompt"),
+            options.get("tools"),
+            options.get("max_tokens"),
         )
 
     # --- the model catalog ----------------------------------------------------------------------
@@ -1050,7 +1054,7 @@ class _StreamState:
             if self._meter_for is not None
             else metering.ChatMeter(model, None, None, None, None)
         )
-        self._call = MeteredCall(model, self._meter.estimate)
+        self._call = MeteredCall(self._meter.model, self._meter.estimate)
         self._call.check()
         openai = request.label.endswith("chat/completions")
         self._decoder = StreamDecoder(model, stop=None if openai else self._stop)
@@ -1070,7 +1074,7 @@ class _StreamState:
             # Priced and recorded as the model that answered, not the first step's.
             if self._meter_for is not None:
                 self._meter = self._meter_for(self.model)
-            self._call.model = self.model
+            self._call.model = self._meter.model if self._meter_for else self.model
             self._decoder = StreamDecoder(self.model, stop=self._stop)
         self._decoder.id_seed = self.request_id
 
@@ -1416,8 +1420,8 @@ class WorkersAIClient(_WorkersAIBase):
         models = fallback.models_of(model, options.get("fallback_models"))
         if options.get("fallback_via", "client") == "gateway":
             request = self._universal_request(models, messages, options, stream=False)
-            estimate = self._chat_meter(models[0], messages, options).estimate
-            with MeteredCall(models[0], estimate) as call:
+            first = self._chat_meter(models[0], messages, options)
+            with MeteredCall(first.model, first.estimate) as call:
                 response = self._transport.send(request)
                 answer = self._universal_answer(models, response, request, options)
                 return self._metered_universal(answer, call, messages, options)
@@ -1425,7 +1429,7 @@ class WorkersAIClient(_WorkersAIBase):
 
         def one(name: str) -> ChatResponse:
             meter = self._chat_meter(name, messages, options)
-            with MeteredCall(name, meter.estimate) as call:
+            with MeteredCall(meter.model, meter.estimate) as call:
                 response = self._transport.send(requests[name])
                 chat = self._chat_response(
                     name, response, requests[name], options.get("stop"), options.get("max_tokens")
@@ -1840,8 +1844,8 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         models = fallback.models_of(model, options.get("fallback_models"))
         if options.get("fallback_via", "client") == "gateway":
             request = self._universal_request(models, messages, options, stream=False)
-            estimate = self._chat_meter(models[0], messages, options).estimate
-            with MeteredCall(models[0], estimate) as call:
+            first = self._chat_meter(models[0], messages, options)
+            with MeteredCall(first.model, first.estimate) as call:
                 response = await self._transport.send(request)
                 answer = self._universal_answer(models, response, request, options)
                 return self._metered_universal(answer, call, messages, options)
@@ -1849,7 +1853,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
 
         async def one(name: str) -> ChatResponse:
             meter = self._chat_meter(name, messages, options)
-            with MeteredCall(name, meter.estimate) as call:
+            with MeteredCall(meter.model, meter.estimate) as call:
                 response = await self._transport.send(requests[name])
                 chat = self._chat_response(
                     name, response, requests[name], options.get("stop"), options.get("max_tokens")

@@ -36,7 +36,9 @@ async def compat_chat(
         if not isinstance(name, str):
             raise providers.openai_error(400, "'model' is required", "invalid_request_error")
         provider, bare = providers.split(name)
-        model = name
+        # Logged (and priced) as Workers AI's own model name; other providers' models keep
+        # their "provider/model" form. UNCERTAIN: how Cloudflare's logs name compat models.
+        model = bare if provider == providers.WORKERS_AI else name
         if provider == providers.WORKERS_AI:
             gateway.check_upstream_auth(request.headers.get("authorization"))
             await apply_model_fault(faults, bare)
@@ -50,10 +52,20 @@ async def compat_chat(
         response = error_response(err)
     except providers.ProviderError as err:
         response = err.response()
-    # TODO(gateway log): pass provider=, tokens and cost to Gateway.finish once its signature
-    # takes them (provider = the part of the model name before "/").
     return gateway.finish(
-        response, gateway_id, request.url.path, model, "MISS", opts, None, started
+        response,
+        gateway_id,
+        request.url.path,
+        model,
+        "MISS",
+        opts,
+        None,
+        started,
+        provider=model.partition("/")[0]
+        if model and not model.startswith("@")
+        else providers.WORKERS_AI,
+        request=request,
+        request_body=raw,
     )
 
 
@@ -85,7 +97,16 @@ async def provider_native(
         response = error_response(err)
     except providers.ProviderError as err:
         response = err.response()
-    # TODO(gateway log): pass provider=, tokens and cost to Gateway.finish (see compat_chat).
     return gateway.finish(
-        response, gateway_id, request.url.path, model, "MISS", opts, None, started
+        response,
+        gateway_id,
+        request.url.path,
+        model,
+        "MISS",
+        opts,
+        None,
+        started,
+        provider=provider,
+        request=request,
+        request_body=raw,
     )

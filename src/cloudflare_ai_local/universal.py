@@ -63,10 +63,20 @@ async def universal(
             answered = index
             break
     assert response is not None
-    # TODO(gateway log): pass provider=, tokens and cost to Gateway.finish once its signature
-    # takes them (provider = the step's "provider"; model is "provider/model" for others).
+    chosen = steps[answered] if isinstance(steps[answered], dict) else {}
+    provider = str(chosen.get("provider") or providers.WORKERS_AI)
     return gateway.finish(
-        response, gateway_id, request.url.path, model, "MISS", opts, answered, started
+        response,
+        gateway_id,
+        request.url.path,
+        model,
+        "MISS",
+        opts,
+        answered,
+        started,
+        provider=provider,
+        request=request,
+        request_body=raw_body,  # each step's credential headers are redacted when stored
     )
 
 

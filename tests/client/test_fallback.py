@@ -298,7 +298,9 @@ def test_compat_answers_for_every_provider(
     answer = gw_client.chat(model, HELLO, api="compat")
     assert answer.model == model and answer.text and answer.finish_reason == "stop"
     assert cf.gateway_logs[-1].path.endswith("/compat/chat/completions")
-    assert cf.gateway_logs[-1].model == model
+    # Logged as the provider's own model name: Workers AI's log (and its price) is the @cf model
+    assert cf.gateway_logs[-1].model == model.removeprefix("workers-ai/")
+    assert cf.gateway_logs[-1].provider == model.partition("/")[0]
     streamed = gw_client.stream_chat(model, HELLO, api="compat")
     assert streamed.text() and streamed.model == model
 
