@@ -382,3 +382,37 @@ def test_serve_on_loopback_says_the_default_token_is_in_force(
     assert f"export CLOUDFLARE_API_TOKEN={DEFAULT_API_TOKEN}" in out
     assert "public default token (accepted on loopback only)" in out
     assert "loopback only" in out
+
+
+def test_ask_through_a_gateway_on_the_local_emulator_is_logged(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    docs: Path,
+) -> None:
+    """Without credentials, ``--gateway`` (or CLOUDFLARE_AI_GATEWAY_ID) routes the model
+    calls through the emulator's own gateway, not Cloudflare's unreachable host; the calls
+    are then in ``gateway logs``."""
+    for name in ("CLOUDFLARE_ACCOUNT_ID", "CF_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CF_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("CLOUDFLARE_BASE_URL", "CLOUDFLARE_AI_GATEWAY_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLOUDFLARE_AI_GATEWAY_ID", "env-gw")
+
+    def cli(*args: str) -> str:
+        monkeypatch.setattr(sys, "argv", ["cloudflare-ai", *args])
+        main()
+        return capsys.readouterr().out
+
+    cli("ingest", str(docs), "--index", "gw-ask")
+    assert "before you write" in cli("ask", "When is the index created?", "--index", "gw-ask")
+    cli("ask", "What does the gateway log?", "--index", "gw-ask", "--gateway", "flag-gw",
+        "--framework", "llama-index")  # fmt: skip
+    env_logs = cli("gateway", "logs", "env-gw")
+    flag_logs = cli("gateway", "logs", "flag-gw")
+    for logs in (env_logs, flag_logs):
+        assert "@cf/baai/bge-base-en-v1.5" in logs  # the question's embedding
+        assert "instruct" in logs  # the answer
+    import os
+
+    assert "CLOUDFLARE_AI_GATEWAY_URL" not in os.environ  # restored once the emulator stopped

@@ -641,6 +641,13 @@ if typer is not None:
         ] = None,
         top_k: Annotated[int, typer.Option(help="Passages to retrieve.")] = 4,
         model: Annotated[str | None, typer.Option(help="Workers AI text model.")] = None,
+        gateway: Annotated[
+            str | None,
+            typer.Option(
+                help="AI Gateway id to send the model calls through (default: "
+                "CLOUDFLARE_AI_GATEWAY_ID); see them with 'cloudflare-ai gateway logs'."
+            ),
+        ] = None,
     ) -> None:
         """Answer a question from an ingested index, with numbered sources."""
         import json
@@ -664,6 +671,7 @@ if typer is not None:
                 filter=parsed,
                 model=model,
                 stream=stream,
+                gateway=gateway,
             )
             for piece in answer.pieces:
                 typer.echo(piece, nl=False)

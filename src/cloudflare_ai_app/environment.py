@@ -32,6 +32,18 @@ class Connection:
             kwargs["base_url"] = self.base_url
         return kwargs
 
+    def ai_kwargs(self, gateway: str | None = None) -> dict[str, Any]:
+        """:meth:`client_kwargs` for Workers AI clients, routed through AI Gateway when a
+        gateway id is given or ``CLOUDFLARE_AI_GATEWAY_ID`` names one: the emulator's gateway
+        when local (Cloudflare's host is not reachable from it), Cloudflare's otherwise."""
+        from cloudflare_ai.config import GATEWAY_ID_ENV
+
+        kwargs = self.client_kwargs()
+        gateway_id = gateway or env_first(GATEWAY_ID_ENV)
+        if gateway_id:
+            kwargs["gateway"] = self.gateway(gateway_id)
+        return kwargs
+
     def gateway(self, gateway_id: str, **options: Any) -> GatewaySettings:
         """AI Gateway settings for this connection: the emulator's gateway when local, else
         Cloudflare's (``CLOUDFLARE_AI_GATEWAY_URL`` / ``_TOKEN`` are read as usual)."""
@@ -53,6 +65,27 @@ class Connection:
                 "CLOUDFLARE_API_TOKEN to use your Cloudflare account)."
             )
         return f"Using Cloudflare account {self.account_id[:6]}… at {self.base_url or 'the API'}."
+
+
+@contextmanager
+def _local_gateway_root(url: str) -> Iterator[None]:
+    """While the emulator runs, AI Gateway calls go to its gateway: a gateway id from
+    ``CLOUDFLARE_AI_GATEWAY_ID`` (or passed to a client) would otherwise send them to
+    Cloudflare's host with the emulator's credentials. The previous value is restored."""
+    import os
+
+    from cloudflare_ai.config import GATEWAY_URL_ENV
+
+    name = GATEWAY_URL_ENV[0]
+    before = os.environ.get(name)
+    os.environ[name] = url
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def has_credentials() -> bool:
@@ -85,7 +118,7 @@ def cloudflare_or_local(**emulator_options: Any) -> Iterator[Connection]:
             f"to run on the emulator (missing module {exc.name!r})"
         ) from exc
 
-    with LocalCloudflare(**emulator_options) as cf:
+    with LocalCloudflare(**emulator_options) as cf, _local_gateway_root(cf.gateway_url):
         yield Connection(
             account_id=cf.account_id,
             api_token=cf.api_token,

@@ -73,9 +73,11 @@ def ask(
     filter: Mapping[str, Any] | None = None,
     model: str | None = None,
     stream: bool = True,
+    gateway: str | None = None,
 ) -> Answer:
-    """Retrieve from ``index`` and answer ``question`` through the chosen framework."""
-    kwargs = connection.client_kwargs()
+    """Retrieve from ``index`` and answer ``question`` through the chosen framework (through
+    AI Gateway ``gateway``, or the one ``CLOUDFLARE_AI_GATEWAY_ID`` names, if any)."""
+    kwargs = connection.ai_kwargs(gateway)
     if framework == "langchain":
         return _ask_langchain(kwargs, index, question, top_k, filter, model, stream)
     return _ask_llama_index(kwargs, index, question, top_k, filter, model, stream)
@@ -95,7 +97,10 @@ def _ask_langchain(
 
     from cloudflare_ai.langchain import ChatWorkersAI, VectorizeVectorStore, WorkersAIEmbeddings
 
-    store = VectorizeVectorStore(WorkersAIEmbeddings(**kwargs), index, **kwargs)
+    # The store talks to Vectorize, which AI Gateway does not front; the embeddings it calls
+    # and the chat model go through the gateway when one is configured.
+    store_kwargs = {k: v for k, v in kwargs.items() if k != "gateway"}
+    store = VectorizeVectorStore(WorkersAIEmbeddings(**kwargs), index, **store_kwargs)
     found = store.similarity_search_with_relevance_scores(
         question, k=top_k, filter=dict(flt) if flt else None
     )
