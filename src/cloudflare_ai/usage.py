@@ -269,7 +269,10 @@ class TrackerFigures:
 def activate(tracker: UsageTracker) -> Token[tuple[UsageTracker, ...]]:
     """Make ``tracker`` record the calls of the current context (beside those already
     active); undo with :func:`deactivate` in the same context."""
-    return _active.set((*_active.get(), tracker))
+    current = _active.get()
+    if tracker in current:  # already recording here (a handler's trace inside its own block)
+        return _active.set(current)
+    return _active.set((*current, tracker))
 
 
 def deactivate(token: Token[tuple[UsageTracker, ...]]) -> None:

@@ -16,7 +16,9 @@ the length of every LlamaIndex trace (a query, an index construction, an LLM cal
 insertion), so every Workers AI call of this package made inside one is counted, embeddings
 included, with the same figures as a core tracker. A budget refuses a call that would exceed it
 with :class:`~cloudflare_ai.errors.BudgetExceededError` before it is sent. Calls made outside
-any trace of its callback manager are not counted (wrap them in ``with handler.tracker:``).
+any trace of its callback manager are not counted: an agent workflow's tools, for one, run
+outside the LLM's traces. Wrap such a run in ``with handler.tracker:`` (or ``async with``) to
+count all of it; the traces inside the block are not counted twice.
 """
 
 from __future__ import annotations
