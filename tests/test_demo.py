@@ -41,6 +41,15 @@ def test_demo_streams_a_grounded_answer_with_sources() -> None:
     filtered = text.split("Filtered retrieval")[1]
     assert "ai-gateway.md" in filtered
     assert "vectorize" not in filtered.split(":", 1)[1].split("\n")[0].replace("ai-gateway", "")
+    # what the run cost: every call of the three answers, priced per model
+    cost = text.split("This run: ")[1]
+    calls = int(cost.split(" Workers AI calls")[0])
+    assert calls >= 9  # ingestion, then an embedding and an answer per way of asking
+    lines = cost.splitlines()[1:]
+    assert any(line.strip().startswith("@cf/baai/bge-base-en-v1.5:") for line in lines)
+    assert any(line.strip().startswith("@cf/meta/") for line in lines)
+    assert sum(int(line.split(": ")[1].split(" calls")[0]) for line in lines) == calls
+    assert float(cost.split(" neurons")[0].rsplit(" ", 1)[1]) > 0
 
 
 def test_cli_models_lists_the_table() -> None:

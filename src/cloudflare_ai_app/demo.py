@@ -10,8 +10,10 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from cloudflare_ai.costs import FREE_NEURONS_PER_DAY
 from cloudflare_ai.documents import TEXT_KEY
 from cloudflare_ai.models import DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL, require_model
+from cloudflare_ai.usage import UsageTracker, track_usage
 from cloudflare_ai.vectorize import Vector, VectorizeClient
 from cloudflare_ai.workers_ai import WorkersAIClient
 
@@ -96,7 +98,7 @@ def run(
     with the core client, then through LangChain and LlamaIndex (``frameworks``)."""
     from .environment import cloudflare_or_local
 
-    with cloudflare_or_local() as connection:
+    with cloudflare_or_local() as connection, track_usage() as usage:
         print(connection.description, file=out)
         kwargs = connection.client_kwargs()
         with WorkersAIClient(**kwargs) as workers_ai, VectorizeClient(**kwargs) as vectorize:
@@ -129,7 +131,25 @@ def run(
             from . import demo_frameworks
 
             demo_frameworks.run(connection, question, out)
+        print_usage(usage, out)
         return "".join(parts)
+
+
+def print_usage(usage: UsageTracker, out: TextIO) -> None:
+    """What the run used and cost, per model, at the catalog's prices."""
+    total = usage.total
+    print(
+        f"\nThis run: {total.calls} Workers AI calls, {total.total_tokens} tokens, "
+        f"{total.neurons:.1f} neurons (${total.cost_usd:.6f}; {FREE_NEURONS_PER_DAY:,} neurons "
+        "a day are free)",
+        file=out,
+    )
+    for model, figures in sorted(usage.by_model.items()):
+        print(
+            f"  {model}: {figures.calls} calls, {figures.total_tokens} tokens, "
+            f"{figures.neurons:.1f} neurons",
+            file=out,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover
