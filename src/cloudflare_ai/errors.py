@@ -15,6 +15,7 @@ import httpx
 
 if TYPE_CHECKING:
     from .types import FallbackAttempt
+    from .usage import UsageTotals
 
 
 class CloudflareError(Exception):
@@ -189,15 +190,15 @@ class BudgetExceededError(CloudflareError):
         estimate_usd: float,
         budget_neurons: float | None,
         budget_usd: float | None,
-        usage: Any,
-        by_model: Mapping[str, Any],
+        usage: UsageTotals,
+        by_model: Mapping[str, UsageTotals],
     ) -> None:
         self.model = model
         self.estimate_neurons = estimate_neurons
         self.estimate_usd = estimate_usd
         self.budget_neurons = budget_neurons
         self.budget_usd = budget_usd
-        #: :class:`cloudflare_ai.usage.UsageTotals` of the tracker whose budget refused.
+        #: The totals of the tracker whose budget refused.
         self.usage = usage
         self.by_model = dict(by_model)
         super().__init__(message)

@@ -53,6 +53,7 @@ class _Tally:
         s.tokens_out += log.tokens_out or 0
         s.neurons += log_neurons(log)
         s.cost_usd += log.cost or 0.0
+        s.unpriced += 1 if log.success and not log.cached and log.cost is None else 0
         self.durations.append(float(log.duration))
 
     def done(self) -> ModelStats:

@@ -134,6 +134,9 @@ class ModelStats(_Model):
     tokens_out: int = 0
     neurons: float = 0.0
     cost_usd: float = 0.0
+    #: Answered requests (not from the cache) whose log has no cost: a model without a known
+    #: price, so ``cost_usd`` and ``neurons`` leave them out rather than count them as free.
+    unpriced: int = 0
     #: Median and 95th percentile of the gateway's durations (ms, nearest rank).
     p50_ms: float | None = None
     p95_ms: float | None = None

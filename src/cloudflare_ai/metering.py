@@ -37,6 +37,7 @@ from .types import (
     AudioResult,
     BinaryResult,
     ChatResponse,
+    GatewayInfo,
     ImageResult,
     RunResult,
     Transcription,
@@ -192,14 +193,16 @@ class ChatMeter:
         return estimate(self.model, Units(input_tokens=self.input_tokens, output_tokens=output))
 
     def usage(self, answer: ChatResponse) -> Usage:
-        """The answer's usage, priced: Cloudflare's counts, or estimates where it gave none."""
+        """The answer's usage, priced: Cloudflare's counts, or estimates where it gave none
+        (nothing billed when AI Gateway served it from its cache)."""
         if answer.usage is not None:
-            return price(self.model, reported_units(answer.usage), reported=answer.usage)
+            usage = price(self.model, reported_units(answer.usage), reported=answer.usage)
+            return unbilled_if_cached(usage, answer.gateway)
         output = text_tokens(answer.text) + text_tokens(answer.reasoning or "")
         if answer.tool_calls:
             output += text_tokens(" ".join(c.name + c.raw_arguments for c in answer.tool_calls))
         units = Units(input_tokens=self.input_tokens, output_tokens=output)
-        return price(self.model, units, estimated=True)
+        return unbilled_if_cached(price(self.model, units, estimated=True), answer.gateway)
 
 
 # --- embeddings -------------------------------------------------------------------------------
@@ -332,11 +335,26 @@ def task_estimate(model: str, inputs: Mapping[str, Any]) -> Cost | None:
     return estimate(model, units)
 
 
+def unbilled_if_cached(usage: Usage, gateway: GatewayInfo | None) -> Usage:
+    """An answer AI Gateway served from its cache ran no model, so nothing was billed: its
+    tokens are kept (what the answer is), its neurons and cost are zero. The gateway's logs
+    price cache hits at zero too."""
+    if gateway is None or (gateway.cache_status or "").upper() != "HIT":
+        return usage
+    return usage.model_copy(update={"neurons": 0.0, "cost_usd": 0.0})
+
+
 def task_usage(
     model: str, inputs: Mapping[str, Any], answer: Answer | None, parsed: Any = None
 ) -> Usage:
     """The usage of a task call (or ``run``) from its inputs, its answer and what the answer
-    was parsed into."""
+    was parsed into; nothing billed for an answer from AI Gateway's cache."""
+    usage = _task_usage(model, inputs, answer, parsed)
+    gateway = answer.gateway if isinstance(answer, RunResult | BinaryResult) else None
+    return unbilled_if_cached(usage, gateway)
+
+
+def _task_usage(model: str, inputs: Mapping[str, Any], answer: Answer | None, parsed: Any) -> Usage:
     info = get_model(model)
     task = info.task if info is not None else None
     reported = answer.usage if isinstance(answer, RunResult | BinaryResult) else None

@@ -1110,7 +1110,16 @@ class _StreamState:
             method=self._request.method,
         )
         error.partial_text = "".join(c.text for c in self._chunks)
+        self._record_partial()
         return error
+
+    def _record_partial(self) -> None:
+        """A stream cut after some of its answer arrived: the model ran and generated those
+        tokens, so their (estimated) usage is recorded and held against budgets. UNCERTAIN:
+        Cloudflare does not document what it bills for a broken stream; counting what was
+        delivered keeps trackers from under-counting. Cut before any chunk: nothing."""
+        if self._chunks:
+            self._call.finish(self._meter.usage(aggregate(self.model, self._chunks)))
 
     def _report(self) -> dict[str, Any]:
         """What the final answer says about the call beyond the chunks."""
@@ -1125,6 +1134,7 @@ class _StreamState:
         except StreamError as exc:
             exc.partial_text = "".join(c.text for c in self._chunks)
             exc.path, exc.method = self._request.label, self._request.method
+            self._record_partial()
             raise
         whole = aggregate(self.model, [*self._chunks, final])
         usage = self._meter.usage(whole)

@@ -549,7 +549,7 @@ if typer is not None:
                 str(row.tokens_in),
                 str(row.tokens_out),
                 f"{row.neurons:.2f}",
-                f"{row.cost_usd:.6f}",
+                f"{row.cost_usd:.6f}" + (f" + {row.unpriced} unpriced" if row.unpriced else ""),
                 f"{row.p50_ms:.0f}" if row.p50_ms is not None else "-",
                 f"{row.p95_ms:.0f}" if row.p95_ms is not None else "-",
                 end_section=row is stats.models[-1] if stats.models else False,

@@ -57,8 +57,10 @@ async def universal(
     response: Response | None = None
     model: str | None = None
     answered = len(steps) - 1
+    tried = 0  # upstream attempts over every step tried, retries included
     for index, step in enumerate(steps):
-        response, model = await _run_step(gateway, faults, step, request, opts)
+        response, model, made = await _run_step(gateway, faults, step, request, opts)
+        tried += made
         if 200 <= response.status_code < 300:
             answered = index
             break
@@ -76,7 +78,8 @@ async def universal(
         started,
         provider=provider,
         request=request,
-        request_body=raw_body,  # each step's credential headers are redacted when stored
+        request_body=raw_body,
+        attempts=max(tried, 1),  # each step's credential headers are redacted when stored
     )
 
 
@@ -117,15 +120,16 @@ async def _run_step(
     step: Any,
     request: Request,
     opts: GatewayOptions,
-) -> tuple[Response, str | None]:
-    """One step, with its timeout and retries: (the answer or the last failure, its model)."""
+) -> tuple[Response, str | None, int]:
+    """One step, with its timeout and retries: (the answer or the last failure, its model,
+    the attempts made)."""
     try:
         call, model = _step_call(gateway, faults, step, request)
         timeout, attempts, delay, backoff = _config(step, opts)
     except ApiError as err:
-        return error_response(err), None
+        return error_response(err), None, 0
     except providers.ProviderError as err:
-        return err.response(), None
+        return err.response(), None, 0
     response: Response | None = None
     for attempt in range(attempts):
         try:
@@ -135,12 +139,12 @@ async def _run_step(
             # documented; Workers AI's own timeout (3007, 408) stands for it.
             response = error_response(ApiError(errors.TIMEOUT))
         if response.status_code < 500 and response.status_code not in RETRIED:
-            return response, model
+            return response, model, attempt + 1
         if attempt + 1 < attempts and delay:
             factor = {"constant": 1, "linear": attempt + 1, "exponential": 2**attempt}[backoff]
             await asyncio.sleep(delay * factor / 1000)
     assert response is not None
-    return response, model
+    return response, model, attempts
 
 
 def _step_call(
