@@ -73,10 +73,21 @@ def _proc_status(pid: int | str, field_name: str) -> float | None:
     return None
 
 
-class Emulator:
-    """``cloudflare_ai_local`` in a child process on a free port, with injected latency."""
+_BENCH_SERVER = Path(__file__).resolve().with_name("server.py")
 
-    def __init__(self, latency_ms: float = 80.0, *, python: str = sys.executable) -> None:
+
+class Emulator:
+    """A server in a child process on a free port, with injected latency: the full emulator
+    (``cloudflare_ai_local``, ``kind="emulator"``) or the benchmark server
+    (``benchmarks/server.py``, ``kind="bench"``), which answers the same paths from
+    precomputed vectors and reports its own time per request (``server_stats``)."""
+
+    def __init__(
+        self, latency_ms: float = 80.0, *, python: str = sys.executable, kind: str = "emulator"
+    ) -> None:
+        if kind not in ("emulator", "bench"):
+            raise ValueError(f"unknown server kind {kind!r}")
+        self.kind = kind
         self.latency_ms = latency_ms
         self.python = python
         self.port = 0
@@ -115,8 +126,19 @@ class Emulator:
 
     def start(self, timeout: float = 30.0) -> Emulator:
         self.port = _free_port()
+        if self.kind == "bench":
+            command = [
+                self.python,
+                str(_BENCH_SERVER),
+                "--port",
+                str(self.port),
+                "--rtt-ms",
+                str(self.latency_ms),
+            ]
+        else:
+            command = [self.python, "-c", _SERVER_CODE, str(self.port), str(self.latency_ms)]
         self.process = subprocess.Popen(
-            [self.python, "-c", _SERVER_CODE, str(self.port), str(self.latency_ms)],
+            command,
             stdout=self._log,
             stderr=self._log,
         )
@@ -147,6 +169,23 @@ class Emulator:
                 self.process.wait()
         self.process = None
         self._log.close()
+
+    def server_stats(self, *, reset: bool = False) -> dict[str, Any] | None:
+        """The benchmark server's own time per request since the last reset (None for the
+        emulator, which does not keep it); ``reset`` starts a new tally afterwards."""
+        if self.kind != "bench":
+            return None
+        with httpx.Client(timeout=10) as client:
+            base = f"http://127.0.0.1:{self.port}/__bench__"
+            stats: dict[str, Any] = client.get(f"{base}/stats").json()
+            if reset:
+                client.post(f"{base}/reset")
+        return stats
+
+    def reset_stats(self) -> None:
+        if self.kind == "bench":
+            with httpx.Client(timeout=10) as client:
+                client.post(f"http://127.0.0.1:{self.port}/__bench__/reset")
 
     def peak_rss_mb(self) -> float | None:
         return _proc_status(self.process.pid, "VmHWM") if self.process else None
