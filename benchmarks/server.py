@@ -42,7 +42,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
 
 import numpy as np
 import orjson
@@ -379,9 +378,7 @@ class BenchServer:
         return 200, envelope(orjson.dumps(index.describe()))
 
     def write(self, index: Index, body: bytes, scope: Scope) -> bytes:
-        content_type = next(
-            (v.decode() for k, v in scope["headers"] if k == b"content-type"), ""
-        )
+        content_type = next((v.decode() for k, v in scope["headers"] if k == b"content-type"), "")
         if content_type.startswith("multipart/form-data"):
             body = _multipart_vectors(body, content_type)
         ids, spans = line_ids(body)
