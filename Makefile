@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_REPLAY := --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost
 
-.PHONY: demo test lint typecheck unit record record-live install clean constraints bench bench-million
+.PHONY: demo test lint typecheck unit record record-live install clean constraints bench bench-million bench-quick
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -43,6 +43,10 @@ record-live: $(STAMP)
 # Performance report (README and benchmarks/results); peers are compared when installed.
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --readme README.md
+
+# A few-second run that checks the harness end to end (numbers are not meaningful).
+bench-quick: $(STAMP)
+	$(PY) benchmarks/run.py --quick --readme '' --out .bench-quick
 
 bench-million: $(STAMP)
 	$(PY) benchmarks/run.py --million

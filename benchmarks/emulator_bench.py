@@ -29,8 +29,8 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from cloudflare_ai_local.server import LocalCloudflare
 from cloudflare_ai.ndjson import encode_vector
+from cloudflare_ai_local.server import LocalCloudflare
 
 BATCH = 5000
 INDEX = "bench"

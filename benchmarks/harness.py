@@ -30,12 +30,12 @@ import numpy as np
 import orjson
 
 from cloudflare_ai.config import ClientSettings
-from cloudflare_ai_local.config import DEFAULT_ACCOUNT_ID, DEFAULT_API_TOKEN
 from cloudflare_ai.models import DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL
 from cloudflare_ai.ndjson import encode_vector
 from cloudflare_ai.pipeline import ingest
 from cloudflare_ai.vectorize import VectorizeClient
 from cloudflare_ai.workers_ai import WorkersAIClient
+from cloudflare_ai_local.config import DEFAULT_ACCOUNT_ID, DEFAULT_API_TOKEN
 
 DIMENSIONS = 768
 EMBED_MODEL = DEFAULT_EMBEDDING_MODEL
@@ -73,10 +73,21 @@ def _proc_status(pid: int | str, field_name: str) -> float | None:
     return None
 
 
-class Emulator:
-    """``cloudflare_ai_local`` in a child process on a free port, with injected latency."""
+_BENCH_SERVER = Path(__file__).resolve().with_name("server.py")
 
-    def __init__(self, latency_ms: float = 80.0, *, python: str = sys.executable) -> None:
+
+class Emulator:
+    """A server in a child process on a free port, with injected latency: the full emulator
+    (``cloudflare_ai_local``, ``kind="emulator"``) or the benchmark server
+    (``benchmarks/server.py``, ``kind="bench"``), which answers the same paths from
+    precomputed vectors and reports its own time per request (``server_stats``)."""
+
+    def __init__(
+        self, latency_ms: float = 80.0, *, python: str = sys.executable, kind: str = "emulator"
+    ) -> None:
+        if kind not in ("emulator", "bench"):
+            raise ValueError(f"unknown server kind {kind!r}")
+        self.kind = kind
         self.latency_ms = latency_ms
         self.python = python
         self.port = 0
@@ -115,8 +126,19 @@ class Emulator:
 
     def start(self, timeout: float = 30.0) -> Emulator:
         self.port = _free_port()
+        if self.kind == "bench":
+            command = [
+                self.python,
+                str(_BENCH_SERVER),
+                "--port",
+                str(self.port),
+                "--rtt-ms",
+                str(self.latency_ms),
+            ]
+        else:
+            command = [self.python, "-c", _SERVER_CODE, str(self.port), str(self.latency_ms)]
         self.process = subprocess.Popen(
-            [self.python, "-c", _SERVER_CODE, str(self.port), str(self.latency_ms)],
+            command,
             stdout=self._log,
             stderr=self._log,
         )
@@ -147,6 +169,23 @@ class Emulator:
                 self.process.wait()
         self.process = None
         self._log.close()
+
+    def server_stats(self, *, reset: bool = False) -> dict[str, Any] | None:
+        """The benchmark server's own time per request since the last reset (None for the
+        emulator, which does not keep it); ``reset`` starts a new tally afterwards."""
+        if self.kind != "bench":
+            return None
+        with httpx.Client(timeout=10) as client:
+            base = f"http://127.0.0.1:{self.port}/__bench__"
+            stats: dict[str, Any] = client.get(f"{base}/stats").json()
+            if reset:
+                client.post(f"{base}/reset")
+        return stats
+
+    def reset_stats(self) -> None:
+        if self.kind == "bench":
+            with httpx.Client(timeout=10) as client:
+                client.post(f"http://127.0.0.1:{self.port}/__bench__/reset")
 
     def peak_rss_mb(self) -> float | None:
         return _proc_status(self.process.pid, "VmHWM") if self.process else None
@@ -568,9 +607,27 @@ def bench_cpu(emu: Emulator, index: str, calls: int = 20) -> dict[str, float]:
     return result
 
 
-def probe_emulator(emu: Emulator, index: str, *, queries: int = 20) -> dict[str, Any]:
+def fill_index(emu: Emulator, index: str, n: int, batch: int = 5000) -> None:
+    """Create ``index`` with ``n`` random unit vectors (pre-encoded 5,000-vector upserts)."""
+    reset_index(emu, index)
+    rng = np.random.default_rng(1)
+    headers = {**emu.headers, "content-type": "application/x-ndjson"}
+    with httpx.Client(headers=headers, timeout=300) as client:
+        for start in range(0, n, batch):
+            rows = rng.standard_normal((min(batch, n - start), DIMENSIONS)).astype(np.float32)
+            rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+            body = b"".join(encode_vector(f"doc-{start + i}", v) for i, v in enumerate(rows))
+            url = emu.url(f"vectorize/v2/indexes/{index}/upsert")
+            client.post(url, content=body).raise_for_status()
+
+
+def probe_emulator(
+    emu: Emulator, index: str, *, queries: int = 20, fill: int = 100_000
+) -> dict[str, Any]:
     """The emulator's own cost, seen over HTTP: query time on ``index`` and write throughput
-    (a pre-encoded 5,000-vector NDJSON body), each minus the measured bare round trip."""
+    (a pre-encoded 5,000-vector NDJSON body), each minus the measured bare round trip.
+    ``index`` is first filled with ``fill`` random vectors when this emulator lacks it (the
+    ingestion ran on the benchmark server)."""
     base = round_trip_ms(emu) / 1000
     rng = np.random.default_rng(0)
     query = {"vector": rng.standard_normal(DIMENSIONS).astype(np.float32), "topK": 5}
@@ -579,6 +636,12 @@ def probe_emulator(emu: Emulator, index: str, *, queries: int = 20) -> dict[str,
     ndjson = b"".join(encode_vector(f"probe-{i}", v) for i, v in enumerate(vectors))
     scratch = "bench-probe"
     reset_index(emu, scratch)
+    try:
+        present = vector_count(emu, index) > 0
+    except Exception:  # not found: the ingestion ran on the benchmark server
+        present = False
+    if not present:
+        fill_index(emu, index, fill)
     with httpx.Client(headers=emu.headers, timeout=120) as client:
         query_url = emu.url(f"vectorize/v2/indexes/{index}/query")
         times = _timed(lambda: client.post(query_url, content=body).raise_for_status(), queries)

@@ -51,7 +51,11 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     result = {}
-    for name in ("langchain-cloudflare", "langchain-community"):
+    for name in (
+        "langchain-cloudflare",
+        "langchain-community",
+        "llama-index-embeddings-cloudflare-workersai",
+    ):
         with contextlib.suppress(PackageNotFoundError):
             result[name] = version(name)
     return result

@@ -37,39 +37,123 @@ def _n(n: int) -> str:
     return f"{n:,}"
 
 
+def _framework(results: dict[str, Any], path: str, n: int) -> dict[str, Any] | None:
+    return next(
+        (r for r in results.get("frameworks", []) if r["path"] == path and r["documents"] == n),
+        None,
+    )
+
+
+_LANGCHAIN = "langchain add_texts"
+_LLAMA = "llama-index from_documents"
+
+
 def targets(results: dict[str, Any]) -> list[Row]:
     """Every target of the performance issue, with the measured value."""
     ingest = results.get("ingest", [])
+    rtt = results["meta"]["rtt_ms"]
     rows: list[Row] = []
-    for n, limit in ((2000, 0.6), (10_000, 2.0)):
-        row = _by_size(ingest, n)
+    measured = [
+        (r.get("path") or r.get("peer", ""), r["documents"], r["server_handler_ms"])
+        for r in [
+            *ingest,
+            *results.get("frameworks", []),
+            *results.get("peers", {}).get("ingest", []),
+        ]
+        if r.get("server_handler_ms") is not None
+    ]
+    if measured:
+        worst = max(measured, key=lambda m: m[2])
         rows.append(
             Row(
-                f"{_n(n)} documents embedded and stored",
+                "Benchmark server's own time per request (handler, delay excluded)",
+                f"< 5 % of RTT = {0.05 * rtt:.1f} ms",
+                f"{worst[2]:.2f} ms mean in the worst workload ({worst[0]}, {_n(worst[1])}); "
+                f"{min(m[2] for m in measured):.2f} ms in the best",
+                worst[2] < 0.05 * rtt,
+            )
+        )
+    for n, limit in ((2000, 0.45), (10_000, 1.2)):
+        row = _framework(results, _LANGCHAIN, n)
+        rows.append(
+            Row(
+                f"{_n(n)} documents via LangChain add_texts",
                 f"≤ {limit} s",
-                f"{_s(row['wall_s'])} (lower bound {_s(row['lower_bound_s'])})" if row else "—",
+                _s(row["wall_s"]) if row else "—",
                 row["wall_s"] <= limit if row else None,
             )
         )
-    peer_rows = [p for p in results.get("peers", {}).get("ingest", [])]
-    cloudflare = [p for p in peer_rows if p["peer"] == "langchain-cloudflare"]
-    ratios = []
-    for peer in cloudflare:
-        ours = _by_size(ingest, peer["documents"])
-        if ours:
-            ratios.append((peer["documents"], peer["wall_s"] / ours["wall_s"]))
-    rows.append(
-        Row(
-            "Ingestion vs langchain-cloudflare (same workload, same server)",
-            "≥ 20× faster",
-            ", ".join(f"{r:.1f}× at {_n(n)}" for n, r in ratios) or "not installed",
-            min(r for _, r in ratios) >= 20 if ratios else None,
+        row = _framework(results, _LLAMA, n)
+        rows.append(
+            Row(
+                f"{_n(n)} documents via LlamaIndex from_documents",
+                f"≤ {limit} s + splitter",
+                f"{_s(row['wall_s'])} incl. splitter {_s(row['splitter_s'])} = "
+                f"{_s(row['wall_minus_splitter_s'])} without"
+                if row
+                else "—",
+                row["wall_minus_splitter_s"] <= limit if row else None,
+            )
         )
-    )
+    peer_rows = results.get("peers", {}).get("ingest", [])
+    for peer in sorted({p["peer"] for p in peer_rows}):
+        ratios = []
+        for p in (p for p in peer_rows if p["peer"] == peer):
+            ours = _framework(results, _LANGCHAIN, p["documents"])
+            if ours:
+                ratios.append((p["documents"], p["wall_s"] / ours["wall_s"]))
+        rows.append(
+            Row(
+                f"LangChain add_texts vs {peer} (same run, same server)",
+                "≥ 10× faster",
+                ", ".join(f"{r:.1f}× at {_n(n)}" for n, r in ratios) or "—",
+                min(r for _, r in ratios) >= 10 if ratios else None,
+            )
+        )
+    llama = results.get("llama_embeddings") or []
+    peer_default = next((r for r in llama if r["path"].endswith("(defaults)")), None)
+    ours_embed = next((r for r in llama if r["path"].startswith("ours")), None)
+    if peer_default and ours_embed:
+        ratio = peer_default["wall_s"] / ours_embed["wall_s"]
+        rows.append(
+            Row(
+                "Embedding vs llama-index-embeddings-cloudflare-workersai "
+                f"({_n(ours_embed['documents'])} texts)",
+                "≥ 10× faster",
+                f"{ratio:.1f}× ({_s(peer_default['wall_s'])} vs {_s(ours_embed['wall_s'])})",
+                ratio >= 10,
+            )
+        )
+    for path in (_LANGCHAIN, _LLAMA):
+        framework_rows = [r for r in results.get("frameworks", []) if r["path"] == path]
+        if framework_rows:
+            row = framework_rows[-1]
+            rows.append(
+                Row(
+                    f"Client CPU per vector, {path}, {_n(row['documents'])}",
+                    "≤ 0.15 ms",
+                    f"{row['cpu_ms_per_vector']:.3f} ms",
+                    row["cpu_ms_per_vector"] <= 0.15,
+                )
+            )
+    stream = results.get("stream")
+    if stream:
+        rows.append(
+            Row(
+                f"{_n(stream['documents'])} documents from an iterator via add_texts",
+                "peak RSS < 300 MB",
+                f"stopped past {stream['peak_rss_mb']:.0f} MB (memory cap)"
+                if stream.get("capped")
+                else f"{stream['peak_rss_mb']:.0f} MB peak RSS, {_s(stream['wall_s'])}"
+                if "wall_s" in stream
+                else f"failed: {stream.get('error')}",
+                stream["peak_rss_mb"] < 300 and not stream.get("capped") and "wall_s" in stream,
+            )
+        )
     for row in ingest:
         rows.append(
             Row(
-                f"{_n(row['documents'])} documents vs lower bound",
+                f"core pipeline.ingest, {_n(row['documents'])} documents vs lower bound",
                 "≤ 1.5×",
                 f"{row['vs_lower_bound']:.2f}× ({_s(row['wall_s'])} vs {row['requests']} req ÷ "
                 f"{row['concurrency']} × RTT = {_s(row['lower_bound_s'])})",
@@ -83,14 +167,14 @@ def targets(results: dict[str, Any]) -> list[Row]:
             rows.append(
                 Row(
                     f"Retrieval p50, {label}, {_n(search['vectors'])} vectors",
-                    f"≤ 1.15 × 2 RTT = {1.15 * search['two_rtt_ms']:.0f} ms",
+                    f"≤ 1.05 × 2 RTT = {1.05 * search['two_rtt_ms']:.0f} ms",
                     f"{summary['p50_ms']:.1f} ms = {summary['vs_two_rtt']:.3f}× "
                     f"(p95 {summary['p95_ms']:.1f} ms)",
-                    summary["vs_two_rtt"] <= 1.15,
+                    summary["vs_two_rtt"] <= 1.05,
                 )
             )
     if not retrieval:
-        rows.append(Row("Retrieval p50", "≤ 1.15 × 2 RTT", "—", None))
+        rows.append(Row("Retrieval p50", "≤ 1.05 × 2 RTT", "—", None))
     million = results.get("million")
     if million:
         scaled = million["documents"] < 1_000_000
@@ -104,10 +188,6 @@ def targets(results: dict[str, Any]) -> list[Row]:
                 f"run), {_s(million['wall_s'])}",
                 peak < 500,
             )
-        )
-    else:
-        rows.append(
-            Row("Streaming ingestion of 1,000,000 documents", "peak RSS < 500 MB", "—", None)
         )
     size = results.get("bytes")
     rows.append(
@@ -176,7 +256,47 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         targets_table(results),
         "",
-        "## Ingestion (`cloudflare_ai.pipeline.ingest`, bge-base, 768 dims)",
+        "## Ingestion through the frameworks' own calls (bge-base, 768 dims)",
+        "",
+        "Same documents, ids and text-in-metadata for every row; requests counted at the HTTP "
+        "clients; server time is the benchmark server's mean handler time per request.",
+        "",
+        _table(
+            [
+                "Path",
+                "Documents",
+                "Wall",
+                "Requests (embed + write)",
+                "Client CPU / vector",
+                "Peak RSS",
+                "Server ms / request",
+            ],
+            [
+                [
+                    r.get("path") or r.get("peer", ""),
+                    _n(r["documents"]),
+                    _s(r["wall_s"])
+                    + (
+                        f" ({_s(r['wall_minus_splitter_s'])} without the splitter)"
+                        if "splitter_s" in r
+                        else ""
+                    ),
+                    f"{r['http_requests']} ({r.get('embed_requests', '?')} + "
+                    f"{r.get('write_requests', '?')})",
+                    f"{r['cpu_s'] / r['documents'] * 1000:.3f} ms",
+                    f"{r['peak_rss_mb']:.0f} MB",
+                    f"{r['server_handler_ms']:.2f}" if r.get("server_handler_ms") else "—",
+                ]
+                for r in [
+                    *results.get("ingest", []),
+                    *results.get("frameworks", []),
+                    *results.get("peers", {}).get("ingest", []),
+                    *(results.get("llama_embeddings") or []),
+                ]
+            ],
+        ),
+        "",
+        "## Core ingestion (`cloudflare_ai.pipeline.ingest`)",
         "",
         "Lower bound = requests ÷ concurrency × injected round trip. Bytes are request bodies "
         "(embedding JSON + NDJSON writes). Peak RSS is the whole client process.",
@@ -353,9 +473,18 @@ def chart(results: dict[str, Any], path: Path) -> None:
     )
     sizes = [r["documents"] for r in ingest]
     series: dict[str, list[float]] = {
-        "cloudflare-ai": [r["wall_s"] for r in ingest],
         "lower bound": [r["lower_bound_s"] for r in ingest],
+        "ours: core pipeline": [r["wall_s"] for r in ingest],
     }
+    for workload, label, key in (
+        (_LANGCHAIN, "ours: LangChain add_texts", "wall_s"),
+        (_LLAMA, "ours: LlamaIndex (no splitter)", "wall_minus_splitter_s"),
+    ):
+        found = {
+            r["documents"]: r[key] for r in results.get("frameworks", []) if r["path"] == workload
+        }
+        if found:
+            series[label] = [found.get(n, 0.0) for n in sizes]
     for name in sorted({p["peer"] for p in peers.get("ingest", [])}):
         by_size = {p["documents"]: p["wall_s"] for p in peers["ingest"] if p["peer"] == name}
         series[name] = [by_size.get(n, 0.0) for n in sizes]

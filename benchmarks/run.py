@@ -1,6 +1,6 @@
 """Run the benchmark suite against the local emulator with injected latency.
 
-    .venv/bin/python benchmarks/run.py [--sizes 2000,10000,100000] [--rtt-ms 80]
+    .venv/bin/python benchmarks/run.py [--sizes 2000,10000] [--rtt-ms 80] [--quick]
         [--concurrency 8] [--out benchmarks/results]
     .venv/bin/python benchmarks/run.py --million      # the 1,000,000-document memory check
 
@@ -24,11 +24,36 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import harness, peers, report  # noqa: E402
+from benchmarks import frameworks, harness, peers, report  # noqa: E402
 
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _peer_rows(
+    emu: harness.Emulator, sizes: list[int], peer_max: int, queries: int, rtt_ms: float
+) -> dict[str, list[dict[str, Any]]]:
+    """The LangChain peers' ``add_texts`` and search on the same server (when installed)."""
+    rows: dict[str, list[dict[str, Any]]] = {"ingest": [], "retrieval": []}
+    for peer, installed in peers.available().items():
+        if not installed:
+            _log(f"{peer} not installed: no comparison")
+            continue
+        for n in sorted(s for s in sizes if s <= peer_max):
+            _log(f"{peer}: add_texts {n:,} documents …")
+            emu.reset_stats()
+            row = peers.bench_peer_ingest(emu, peer, n)
+            stats = emu.server_stats(reset=True)
+            row["server_handler_ms"] = stats["all"]["mean_ms"] if stats and stats["all"] else None
+            row["cpu_ms_per_vector"] = row["cpu_s"] / n * 1000
+            _log(f"  {row['wall_s']:.2f} s")
+            rows["ingest"].append(row)
+            search = peers.bench_peer_retrieval(
+                emu, peer, row["index"], queries=queries, rtt_ms=rtt_ms
+            )
+            rows["retrieval"].append({"documents": row["stored"], **search})
+    return rows
 
 
 def run_all(
@@ -43,55 +68,68 @@ def run_all(
     cpu_calls: int = 20,
     with_peers: bool = True,
     peer_max: int = 10_000,
+    stream_docs: int = 100_000,
+    llama_embed_docs: int = 2000,
+    emulator: harness.Emulator | None = None,
+    probe_fill: int = 100_000,
 ) -> dict[str, Any]:
-    """Every measurement except the million-document check, as one results dict."""
-    results: dict[str, Any] = {"ingest": [], "retrieval": [], "peers": {}}
+    """Every measurement except the million-document check, as one results dict.
+
+    ``emu`` serves the client workloads (normally the benchmark server); ``emulator`` is the
+    full emulator whose own query and write costs are probed (``emu`` itself when omitted
+    and it is one; no probe otherwise)."""
+    results: dict[str, Any] = {"ingest": [], "retrieval": [], "peers": {}, "frameworks": []}
     results["meta"] = {
+        "server": emu.kind,
         "measured_rtt_ms": harness.round_trip_ms(emu),
         "load_before": os.getloadavg()[0],
     }
     for n in sorted(sizes):
-        _log(f"ingest {n:,} documents …")
-        row = harness.bench_ingest(
-            emu, n, concurrency=concurrency, rtt_ms=rtt_ms, write_batch=write_batch
-        )
+        _log(f"core pipeline.ingest {n:,} documents …")
+        row = frameworks.bench_pipeline(emu, n, concurrency=concurrency, rtt_ms=rtt_ms)
         _log(
             f"  {row['wall_s']:.2f} s, {row['requests']} requests, "
             f"{row['vs_lower_bound']:.2f} x the lower bound"
         )
         results["ingest"].append(row)
+        for bench in (frameworks.bench_langchain, frameworks.bench_llamaindex):
+            _log(f"{bench.__name__} {n:,} documents …")
+            framework_row = bench(emu, n)
+            _log(f"  {framework_row['wall_s']:.2f} s")
+            results["frameworks"].append(framework_row)
         _log(f"retrieval on {n:,} vectors …")
-        search = harness.bench_retrieval(emu, f"bench-{n}", queries=queries, rtt_ms=rtt_ms)
+        search = harness.bench_retrieval(emu, f"lc-{n}", queries=queries, rtt_ms=rtt_ms)
         results["retrieval"].append({"vectors": row["stored"], **search})
-    largest = f"bench-{max(sizes)}"
-    _log("bytes per vector, streaming, client CPU, emulator probes …")
-    results["bytes"] = harness.bytes_per_vector()
-    results["streaming"] = harness.bench_streaming(emu, stream_repeats)
-    results["cpu"] = harness.bench_cpu(emu, largest, cpu_calls)
-    results["emulator"] = harness.probe_emulator(emu, largest)
-    found = peers.available()
-    peer_rows: dict[str, list[dict[str, Any]]] = {"ingest": [], "retrieval": []}
+    largest = results["ingest"][-1]["index"]
+    if stream_docs:
+        _log(f"{stream_docs:,} documents from an iterator through add_texts (child process) …")
+        results["stream"] = frameworks.stream_langchain(emu, stream_docs)
     if with_peers:
-        for peer, installed in found.items():
-            if not installed:
-                _log(f"{peer} not installed: no comparison")
-                continue
-            for n in sorted(s for s in sizes if s <= peer_max):
-                _log(f"{peer}: ingest {n:,} documents …")
-                row = peers.bench_peer_ingest(emu, peer, n)
-                _log(f"  {row['wall_s']:.2f} s")
-                peer_rows["ingest"].append(row)
-                search = peers.bench_peer_retrieval(
-                    emu, peer, row["index"], queries=queries, rtt_ms=rtt_ms
-                )
-                peer_rows["retrieval"].append({"documents": row["stored"], **search})
-    results["peers"] = peer_rows
+        results["peers"] = _peer_rows(emu, sizes, peer_max, queries, rtt_ms)
+        if frameworks.llama_peer_available() and llama_embed_docs:
+            _log(f"llama-index peer: embedding {llama_embed_docs:,} texts …")
+            results["llama_embeddings"] = frameworks.bench_llama_embeddings(emu, llama_embed_docs)
+    results["server_stats"] = emu.server_stats()
+    probed = emulator if emulator is not None else (emu if emu.kind == "emulator" else None)
+    if probed is not None:
+        _log("emulator probes (query on a filled index, 5,000-vector upserts) …")
+        results["emulator"] = harness.probe_emulator(
+            probed, largest, fill=min(probe_fill, max(sizes))
+        )
+    # chat streaming and per-call CPU need the full emulator (the benchmark server has no
+    # chat model); the query index there is the one the probe filled
+    chatty = probed if probed is not None else emu
+    _log("bytes per vector, streaming, client CPU …")
+    results["bytes"] = harness.bytes_per_vector()
+    if chatty.kind == "emulator":
+        results["streaming"] = harness.bench_streaming(chatty, stream_repeats)
+        results["cpu"] = harness.bench_cpu(chatty, largest, cpu_calls)
     results["meta"].update(
         rtt_ms=rtt_ms,
         concurrency=concurrency,
         write_batch=write_batch,
         peer_versions=peers.versions() if with_peers else {},
-        emulator_peak_rss_mb=emu.peak_rss_mb(),
+        emulator_peak_rss_mb=probed.peak_rss_mb() if probed else None,
         load_after=os.getloadavg()[0],
     )
     return results
@@ -121,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--sizes",
-        default="2000,10000,100000",
+        default="2000,10000",
         help="comma-separated document counts (default: %(default)s)",
     )
     parser.add_argument(
@@ -158,6 +196,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-png", action="store_true")
     parser.add_argument(
+        "--server",
+        choices=("bench", "emulator"),
+        default="bench",
+        help="server of the client workloads: the benchmark server (default; the full "
+        "emulator's own costs are still probed in a second process) or the full emulator",
+    )
+    parser.add_argument(
+        "--stream-docs",
+        type=int,
+        default=100_000,
+        help="documents streamed from an iterator through add_texts (0: skip)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few seconds: 200 documents, 5 ms round trip, few repeats (checks the harness)",
+    )
+    parser.add_argument(
         "--million",
         type=int,
         nargs="?",
@@ -183,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         help="only rewrite the report from <out>/latest.json (no measuring)",
     )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.rtt_ms, args.queries, args.stream_docs = "200", 5.0, 3, 1000
+        args.peer_max = 200
     readme = Path(args.readme) if args.readme else None
     command = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     latest = args.out / "latest.json"
@@ -204,6 +263,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(args: argparse.Namespace, command: str, latest: Path) -> dict[str, Any] | None:
     """Run the suite (or the million check, then reuse latest.json) against a fresh emulator."""
+    if args.million is None and args.server == "bench":
+        with (
+            harness.Emulator(args.rtt_ms, kind="bench") as emu,
+            harness.Emulator(args.rtt_ms) as emulator,
+        ):
+            return _suite(args, command, emu, emulator)
     with harness.Emulator(args.rtt_ms) as emu:
         if args.million is not None:
             concurrency = args.million_concurrency
@@ -219,23 +284,37 @@ def measure(args: argparse.Namespace, command: str, latest: Path) -> dict[str, A
             if not latest.exists():
                 return None
             return dict(json.loads(latest.read_text()))
-        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-        results = run_all(
-            emu,
-            sizes=sizes,
-            rtt_ms=args.rtt_ms,
-            concurrency=args.concurrency,
-            write_batch=args.write_batch,
-            queries=args.queries,
-            with_peers=not args.no_peers,
-            peer_max=args.peer_max,
-        )
-        results["meta"].update(
-            date=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-            machine=_machine(),
-            command=command,
-        )
-        return results
+        return _suite(args, command, emu, None)
+
+
+def _suite(
+    args: argparse.Namespace,
+    command: str,
+    emu: harness.Emulator,
+    emulator: harness.Emulator | None,
+) -> dict[str, Any]:
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    quick = {"stream_repeats": 2, "cpu_calls": 2, "llama_embed_docs": 200} if args.quick else {}
+    results = run_all(
+        emu,
+        sizes=sizes,
+        rtt_ms=args.rtt_ms,
+        concurrency=args.concurrency,
+        write_batch=args.write_batch,
+        queries=args.queries,
+        with_peers=not args.no_peers,
+        peer_max=args.peer_max,
+        stream_docs=args.stream_docs,
+        emulator=emulator,
+        **quick,
+    )
+    results["meta"].update(
+        date=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        machine=_machine(),
+        command=command,
+        quick=args.quick,
+    )
+    return results
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS metadata_indexes (
 CREATE TABLE IF NOT EXISTS vectors (
     index_name TEXT NOT NULL, id TEXT NOT NULL, namespace TEXT, vals BLOB NOT NULL,
     metadata BLOB, indexed BLOB, PRIMARY KEY (index_name, id)
-) WITHOUT ROWID;
+);
 """
 
 
@@ -346,6 +346,10 @@ class VectorStore:
             Path(data_dir).mkdir(parents=True, exist_ok=True)
             target = str(Path(data_dir) / DB_FILE)
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        # 64 KiB pages (only takes effect on a new database, before its first table): a
+        # 3 KiB vector row fits in one page instead of spilling into overflow pages, which
+        # makes a 5,000-vector write about four times faster to store.
+        self._db.execute("PRAGMA page_size=65536")
         self._db.execute("PRAGMA journal_mode=WAL" if data_dir else "PRAGMA journal_mode=MEMORY")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
