@@ -72,7 +72,11 @@ def test_ingestion_under_twenty_percent_faults_stores_everything_exactly_once(
     with VectorizeClient(settings=settings, retry=PATIENT) as db:
         db.create_index("faulty-ingest", dimensions=768)
     emulator.set_faults(FAULTS)
-    report = ingest(_records(DOCS), index="faulty-ingest", settings=settings, retry=PATIENT)
+    # concurrency=8 as the settings' max_concurrency: the emulator answers on this process's
+    # CPU, and a derived 58 requests in flight would slow it past the 0.5 s read timeout
+    report = ingest(
+        _records(DOCS), index="faulty-ingest", settings=settings, retry=PATIENT, concurrency=8
+    )
     faults = len(emulator.injected_faults)
     emulator.set_faults(FaultConfig())
     assert faults > 0, "the emulator injected faults"
@@ -102,8 +106,10 @@ def test_a_persistent_failure_reports_what_was_written_and_a_rerun_finishes(
             emulator.set_faults(FaultConfig(rate=1.0, kinds=("503",), paths=["/upsert"]))
 
     with pytest.raises(PartialWriteError) as info:
+        # concurrency=2: writes go out a few at a time, so the failure begins mid-way
+        # (derived concurrency would have every write of this small job in flight at once)
         ingest(_records(n), index="resume", settings=settings, retry=quick,
-               write_batch=200, progress=fail_later)  # fmt: skip
+               write_batch=200, concurrency=2, progress=fail_later)  # fmt: skip
     error = info.value
     emulator.set_faults(FaultConfig())
     assert error.written_ids, "some batches were written"
