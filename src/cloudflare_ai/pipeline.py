@@ -372,7 +372,8 @@ async def aingest(
     that still fails after retries or a usage budget's refusal,
     :class:`~cloudflare_ai.errors.PartialWriteError` lists what was and was not written
     (``__cause__``: the first failure); re-running with the same ids finishes the job
-    without duplicates.
+    without duplicates. A budget that refuses before anything was written raises its
+    :class:`~cloudflare_ai.errors.BudgetExceededError` itself.
     """
     if embedder is None:
         if workers_ai is None:
@@ -531,6 +532,8 @@ async def aingest(
         pending.clear()
     flush(force=True)
     await asyncio.gather(*writes)
+    if errors and not ids and isinstance(errors[0], BudgetExceededError):
+        raise errors[0]  # refused before anything was sent: nothing to list
     if errors:
         raise PartialWriteError(
             f"ingestion into {index!r} stopped: {len(ids)} vectors written, {len(failed)} not "
