@@ -107,6 +107,14 @@ class Plan:
     buffered: int
 
 
+def derived_embed_concurrency(model: str | None) -> int:
+    """Embedding requests in flight for ``model`` when nobody set a concurrency: one second's
+    worth of its published requests-per-minute limit, within 1..:data:`MAX_DERIVED_CONCURRENCY`
+    (:data:`UNKNOWN_MODEL_CONCURRENCY` without a published limit)."""
+    rpm = workers_ai_requests_per_minute(model) if model is not None else None
+    return min(MAX_DERIVED_CONCURRENCY, max(1, rpm // 60)) if rpm else UNKNOWN_MODEL_CONCURRENCY
+
+
 def plan(
     model: str | None,
     *,
@@ -137,10 +145,7 @@ def plan(
             raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
         embed_slots, write_slots, total = concurrency, max(1, concurrency // 2), concurrency
     else:
-        rpm = workers_ai_requests_per_minute(model) if model is not None else None
-        embed_slots = (
-            min(MAX_DERIVED_CONCURRENCY, max(1, rpm // 60)) if rpm else UNKNOWN_MODEL_CONCURRENCY
-        )
+        embed_slots = derived_embed_concurrency(model)
         write_slots = DERIVED_WRITE_CONCURRENCY
         if expected is not None:
             embed_slots = max(1, min(embed_slots, -(-expected // size)))

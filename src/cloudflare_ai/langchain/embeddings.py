@@ -10,6 +10,7 @@ from pydantic import Field
 
 from ..connection import CloudflareConnection
 from ..models import DEFAULT_EMBEDDING_MODEL, get_model
+from ..pipeline import derived_embed_concurrency
 from ..tokens import LongInputs
 
 
@@ -47,6 +48,12 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
 
     def _client_options(self) -> dict[str, Any]:
         return {"query_cache_size": self.query_cache_size}
+
+    def _default_max_concurrency(self) -> int | None:
+        """Unless ``max_concurrency`` is set: one second's worth of the model's published
+        requests-per-minute limit in flight (50 for BGE), so every batch of a large call is
+        sent at once (the shared rate limiter still paces them on Cloudflare's hosts)."""
+        return derived_embed_concurrency(self.model)
 
     @property
     def dimensions(self) -> int | None:
