@@ -512,10 +512,10 @@ async def aingest(
                 batch.append(record)
             position += 1
             if len(batch) >= embed_size:
+                embeds = {t for t in embeds if not t.done()}
                 embeds.add(asyncio.create_task(embed(batch)))
                 batch = []
             sent = sent or bool(embeds or writes)
-            embeds = {t for t in embeds if not t.done()}
             if errors:
                 break
     except ValidationError as exc:

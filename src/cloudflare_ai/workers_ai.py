@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import warnings
 from collections.abc import (
     AsyncGenerator,
@@ -21,7 +22,7 @@ from collections.abc import (
     Sequence,
 )
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self, TypedDict, TypeVar, Unpack, cast
 
@@ -111,18 +112,28 @@ T = TypeVar("T")  # what a task call parses its answer into
 Float32Matrix = np.ndarray[Any, np.dtype[np.float32]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EmbeddingArray:
     """Embeddings as one float32 matrix (``array[i]`` is text ``i``'s vector): the answer of
     :meth:`WorkersAIClient.embed_array`, for bulk work that never needs Python floats.
 
     Vectorize stores float32, so nothing is lost; a ``(n, d)`` matrix costs ``4 * n * d``
-    bytes instead of the ~32 bytes per value of a list of Python floats."""
+    bytes instead of the ~32 bytes per value of a list of Python floats. ``usage`` is worked
+    out when first read (``/ai/run`` reports no tokens, and estimating them is a pass over
+    every text): bulk ingestion outside any usage tracker never pays for it."""
 
     model: str
     array: Float32Matrix
-    usage: Usage | None
     requests: int
+    batches: Sequence[Sequence[str]] = field(default=(), repr=False)
+    reported: Sequence[Usage | None] = field(default=(), repr=False)
+
+    @functools.cached_property
+    def usage(self) -> Usage | None:
+        """Tokens as reported per batch, or estimated from its texts; priced."""
+        if not self.batches:
+            return None
+        return metering.embed_usage(self.model, self.batches, self.reported)
 
     @property
     def dimensions(self) -> int:
@@ -922,10 +933,7 @@ class _WorkersAIBase:
             else np.zeros((0, 0), dtype=np.float32)
         )
         return EmbeddingArray(
-            model=model,
-            array=array,
-            usage=metering.embed_usage(model, batches, usages),
-            requests=len(batches),
+            model=model, array=array, requests=len(batches), batches=batches, reported=usages
         )
 
     @staticmethod
@@ -1638,7 +1646,7 @@ class WorkersAIClient(_WorkersAIBase):
             answer = self._embedding_array(
                 model, [m for m, _ in results], batches, [u for _, u in results]
             )
-            call.finish(answer.usage)
+            call.finish(answer.usage if call.trackers else None)
         return answer
 
     def _task(self, call: TaskCall[T], gateway: GatewaySettings | str | None) -> T:
@@ -2068,7 +2076,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
             answer = self._embedding_array(
                 model, [m for m, _ in results], batches, [u for _, u in results]
             )
-            call.finish(answer.usage)
+            call.finish(answer.usage if call.trackers else None)
         return answer
 
     async def _task(self, call: TaskCall[T], gateway: GatewaySettings | str | None) -> T:

@@ -535,7 +535,7 @@ class VectorizeVectorStore(VectorStore):
                     f"the embeddings returned {len(vectors)} vectors for {len(texts)} texts"
                 )
             array = np.asarray(vectors, dtype=np.float32)
-            return EmbeddingArray(model="", array=array, usage=None, requests=1)
+            return EmbeddingArray(model="", array=array, requests=1)
 
         return embed
 
