@@ -371,8 +371,9 @@ async def aingest(
     records are in memory at once, so an iterator of any length streams through.
 
     Each record is checked when read (id, namespace, metadata size with the text under
-    ``text_key``), before any of it is sent; ``checked=True`` skips that for records a
-    caller has already checked. A bad record stops the ingestion: with nothing sent yet its
+    ``text_key``), before any of it is sent; ``checked=True`` skips that (and the check of
+    ``values`` given as 1-d float32 arrays) for records a caller has already checked. A bad
+    record stops the ingestion: with nothing sent yet its
     :class:`~cloudflare_ai.errors.ValidationError` is raised as is; otherwise, as for a batch
     that still fails after retries or a usage budget's refusal,
     :class:`~cloudflare_ai.errors.PartialWriteError` lists what was and was not written
@@ -473,7 +474,17 @@ async def aingest(
     def precomputed(record: Record, position: int) -> None:
         """A record with its vector: encoded now, written with the next write batch."""
         nonlocal dims
-        values = check_values(record.values, dims, record.id, position)
+        values = record.values
+        already = (
+            checked
+            and isinstance(values, np.ndarray)
+            and values.dtype == np.float32
+            and values.ndim == 1
+            and (dims is None or values.size == dims)
+        )  # a caller's float32 array, checked by it (the LlamaIndex store's)
+        if not already:
+            values = check_values(values, dims, record.id, position)
+        assert isinstance(values, np.ndarray)
         dims = dims or int(values.size)
         state.embedded += 1
         lines_ready(
