@@ -110,11 +110,15 @@ T = TypeVar("T")  # what a task call parses its answer into
 
 #: A matrix of embeddings, one float32 row per text.
 Float32Matrix = np.ndarray[Any, np.dtype[np.float32]]
+#: The precision ``embed_array`` decodes into: float32 (what Vectorize stores; half the
+#: memory) or float64 (exactly the values Workers AI sent, as ``embed`` returns them).
+Precision = Literal["float32", "float64"]
 
 
 @dataclass(frozen=True)
 class EmbeddingArray:
-    """Embeddings as one float32 matrix (``array[i]`` is text ``i``'s vector): the answer of
+    """Embeddings as one matrix (``array[i]`` is text ``i``'s vector; float32 unless
+    ``precision="float64"`` was asked for): the answer of
     :meth:`WorkersAIClient.embed_array`, for bulk work that never needs Python floats.
 
     Vectorize stores float32, so nothing is lost; a ``(n, d)`` matrix costs ``4 * n * d``
@@ -903,11 +907,13 @@ class _WorkersAIBase:
         return vectors, usage
 
     @staticmethod
-    def _as_matrix(vectors: list[list[float]], model: str, label: str) -> Float32Matrix:
+    def _as_matrix(
+        vectors: list[list[float]], model: str, label: str, precision: Precision = "float32"
+    ) -> Float32Matrix:
         """One batch's decoded vectors as a float32 matrix (numpy reads orjson's floats in C;
         measured faster than parsing the JSON text with numpy)."""
         try:
-            matrix = np.array(vectors, dtype=np.float32)
+            matrix = np.array(vectors, dtype=precision)
         except (ValueError, TypeError):
             raise APIError(f"{model} returned vectors of differing lengths", path=label) from None
         if matrix.ndim != 2:
@@ -1620,10 +1626,12 @@ class WorkersAIClient(_WorkersAIBase):
         api: Api = "native",
         gateway: GatewaySettings | str | None = None,
         long_inputs: LongInputs = "truncate",
+        precision: Precision = "float32",
     ) -> EmbeddingArray:
         """:meth:`embed`, answered as one float32 matrix (rows in input order) instead of
         lists of Python floats: what bulk ingestion uses. Same batching, limits, validation
-        and usage metering."""
+        and usage metering. ``precision="float64"`` keeps exactly the values sent (what
+        ``embed`` returns), for callers that hand them on as lists."""
         items = self._fit_inputs(model, self._check_texts(texts), long_inputs)
         batches = _batches(items, self._batch_size(model, batch_size))
         requests = [
@@ -1634,7 +1642,7 @@ class WorkersAIClient(_WorkersAIBase):
         def one(i: int) -> tuple[Float32Matrix, Usage | None]:
             response = self._transport.send(requests[i])
             vectors, usage = self._embed_parse(response, requests[i], len(batches[i]), model)
-            return self._as_matrix(vectors, model, requests[i].label), usage
+            return self._as_matrix(vectors, model, requests[i].label, precision), usage
 
         with MeteredCall(model, lambda: metering.embed_estimate(model, items)) as call:
             if len(batches) <= 1:
@@ -2058,6 +2066,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
         api: Api = "native",
         gateway: GatewaySettings | str | None = None,
         long_inputs: LongInputs = "truncate",
+        precision: Precision = "float32",
     ) -> EmbeddingArray:
         """Embed texts as one float32 matrix; see :meth:`WorkersAIClient.embed_array`."""
         items = self._fit_inputs(model, self._check_texts(texts), long_inputs)
@@ -2069,7 +2078,7 @@ class AsyncWorkersAIClient(_WorkersAIBase):
             async with limit:
                 response = await self._transport.send(request)
             vectors, usage = self._embed_parse(response, request, len(batch), model)
-            return self._as_matrix(vectors, model, request.label), usage
+            return self._as_matrix(vectors, model, request.label, precision), usage
 
         with MeteredCall(model, lambda: metering.embed_estimate(model, items)) as call:
             results = await asyncio.gather(*(one(b) for b in batches))

@@ -22,6 +22,13 @@ def _floats(vectors: list[list[float]]) -> list[list[float]]:
     return array
 
 
+def _lists(array: np.ndarray[Any, Any]) -> list[list[float]]:
+    """Document embeddings as lists of Python floats, from the float64 matrix the core
+    decoded: exactly the values Workers AI sent, with no per-value validation on the way."""
+    out: list[list[float]] = array.tolist()
+    return out
+
+
 class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
     """Embed text with a Workers AI model (default ``@cf/baai/bge-base-en-v1.5``, 768 dims).
 
@@ -64,14 +71,15 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        result = self.workers_ai.embed(
+        result = self.workers_ai.embed_array(
             texts,
             model=self.model,
             pooling=self.pooling,
             long_inputs=self.long_inputs,
             batch_size=self.batch_size,
+            precision="float64",
         )
-        return _floats(result.vectors)
+        return _lists(result.array)
 
     def embed_query(self, text: str) -> list[float]:
         vector = self.workers_ai.embed_query(
@@ -82,14 +90,15 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        result = await self.async_workers_ai.embed(
+        result = await self.async_workers_ai.embed_array(
             texts,
             model=self.model,
             pooling=self.pooling,
             long_inputs=self.long_inputs,
             batch_size=self.batch_size,
+            precision="float64",
         )
-        return _floats(result.vectors)
+        return _lists(result.array)
 
     async def aembed_query(self, text: str) -> list[float]:
         client = self.async_workers_ai

@@ -21,6 +21,13 @@ def _floats(vectors: list[list[float]]) -> list[list[float]]:
     return out
 
 
+def _lists(array: np.ndarray[Any, Any]) -> list[list[float]]:
+    """Document embeddings as lists of Python floats, from the float64 matrix the core
+    decoded: exactly the values Workers AI sent, with no per-value validation on the way."""
+    out: list[list[float]] = array.tolist()
+    return out
+
+
 class WorkersAIEmbedding(CloudflareConnection, BaseEmbedding):
     """Embed text with a Workers AI model (default ``@cf/baai/bge-base-en-v1.5``).
 
@@ -64,20 +71,30 @@ class WorkersAIEmbedding(CloudflareConnection, BaseEmbedding):
         return info.dimensions if info else None
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
+        """Document embeddings, decoded straight into a matrix and handed to LlamaIndex as
+        lists (the exact values sent; no per-value validation on the way)."""
         if not texts:
             return []
-        result = self.workers_ai.embed(
-            texts, model=self.model_name, pooling=self.pooling, long_inputs=self.long_inputs
+        result = self.workers_ai.embed_array(
+            texts,
+            model=self.model_name,
+            pooling=self.pooling,
+            long_inputs=self.long_inputs,
+            precision="float64",
         )
-        return _floats(result.vectors)
+        return _lists(result.array)
 
     async def _aembed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        result = await self.async_workers_ai.embed(
-            texts, model=self.model_name, pooling=self.pooling, long_inputs=self.long_inputs
+        result = await self.async_workers_ai.embed_array(
+            texts,
+            model=self.model_name,
+            pooling=self.pooling,
+            long_inputs=self.long_inputs,
+            precision="float64",
         )
-        return _floats(result.vectors)
+        return _lists(result.array)
 
     def _get_query_embedding(self, query: str) -> list[float]:
         vector = self.workers_ai.embed_query(
