@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,11 @@ def test_ingestion_under_twenty_percent_faults_stores_everything_exactly_once(
     with VectorizeClient(settings=settings, retry=PATIENT) as db:
         db.create_index("faulty-ingest", dimensions=768)
     emulator.set_faults(FAULTS)
-    report = ingest(_records(DOCS), index="faulty-ingest", settings=settings, retry=PATIENT)
+    # concurrency=8 as the settings' max_concurrency: the emulator answers on this process's
+    # CPU, and a derived 58 requests in flight would slow it past the 0.5 s read timeout
+    report = ingest(
+        _records(DOCS), index="faulty-ingest", settings=settings, retry=PATIENT, concurrency=8
+    )
     faults = len(emulator.injected_faults)
     emulator.set_faults(FaultConfig())
     assert faults > 0, "the emulator injected faults"
@@ -102,8 +107,10 @@ def test_a_persistent_failure_reports_what_was_written_and_a_rerun_finishes(
             emulator.set_faults(FaultConfig(rate=1.0, kinds=("503",), paths=["/upsert"]))
 
     with pytest.raises(PartialWriteError) as info:
+        # concurrency=2: writes go out a few at a time, so the failure begins mid-way
+        # (derived concurrency would have every write of this small job in flight at once)
         ingest(_records(n), index="resume", settings=settings, retry=quick,
-               write_batch=200, progress=fail_later)  # fmt: skip
+               write_batch=200, concurrency=2, progress=fail_later)  # fmt: skip
     error = info.value
     emulator.set_faults(FaultConfig())
     assert error.written_ids, "some batches were written"
@@ -174,3 +181,101 @@ def test_tokens_never_reach_debug_logs_reprs_or_errors(
     for secret in (emulator.api_token, gateway_token, "wrong-api-token-value-42"):
         for text in [*logged, *messages]:
             assert secret not in text
+
+
+# --- the same promises through the frameworks' own calls ----------------------------------------
+
+
+def _conn(cf: LocalCloudflare) -> dict[str, Any]:
+    return {
+        "account_id": cf.account_id,
+        "api_token": cf.api_token,
+        "base_url": cf.base_url,
+        "timeout": 0.5,  # below the injected stall, as in _settings
+        "retry_policy": PATIENT,
+    }
+
+
+def _stored_or_accounted(
+    cf: LocalCloudflare,
+    index: str,
+    run: Callable[[], object],
+    count: int,
+    before: frozenset[str] = frozenset(),
+) -> set[str]:
+    """Run an ingestion of ``count`` items under faults (``before``: ids already stored):
+    either every item is stored exactly once, or the PartialWriteError lists each item once,
+    as written or not, and what it calls written is stored. (A write that timed out may still
+    have been applied: its ids are listed as not written and may be stored, never twice.)
+    Returns the stored ids."""
+    cf.set_faults(FAULTS)
+    error: PartialWriteError | None = None
+    try:
+        run()
+    except PartialWriteError as raised:
+        error = raised
+    faults = len(cf.injected_faults)
+    cf.set_faults(FaultConfig())
+    assert faults > 0, "the emulator injected faults"
+    stored = _stored_ids(cf, index)
+    assert len(stored) == len(set(stored))
+    new = set(stored) - before
+    if error is None:
+        assert len(new) == count
+        with VectorizeClient(settings=_settings(cf), retry=PATIENT) as db:
+            assert db.info(index).vector_count == len(before) + count
+    else:
+        written, failed = set(error.written_ids), set(error.failed_ids)
+        assert not written & failed
+        assert len(error.written_ids) + len(error.failed_ids) == len(written | failed) == count
+        assert written <= set(stored)
+        assert new <= written | failed
+    return set(stored)
+
+
+def test_langchain_add_texts_and_add_documents_under_faults(emulator: LocalCloudflare) -> None:
+    from langchain_core.documents import Document
+
+    from cloudflare_ai.langchain import VectorizeVectorStore, WorkersAIEmbeddings
+
+    conn = _conn(emulator)
+    with VectorizeClient(settings=_settings(emulator), retry=PATIENT) as db:
+        db.create_index("faulty-lc", dimensions=768)
+    store = VectorizeVectorStore(WorkersAIEmbeddings(**conn), "faulty-lc", **conn)
+    texts = [f"langchain document {i} about topic {i % 37}" for i in range(2000)]
+    stored = _stored_or_accounted(emulator, "faulty-lc", lambda: store.add_texts(texts), 2000)
+    documents = [Document(f"more {t}", id=f"lc-{i}") for i, t in enumerate(texts[:600])]
+    after = _stored_or_accounted(
+        emulator, "faulty-lc", lambda: store.add_documents(documents), 600, frozenset(stored)
+    )
+    assert {f"lc-{i}" for i in range(600)} & after
+
+
+def test_llama_index_from_documents_and_ingestion_pipeline_under_faults(
+    emulator: LocalCloudflare,
+) -> None:
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.core.ingestion import IngestionPipeline
+
+    from cloudflare_ai.llama_index import VectorizeVectorStore, WorkersAIEmbedding
+
+    conn = _conn(emulator)
+    embed = WorkersAIEmbedding(**conn)
+    store = VectorizeVectorStore(index_name="faulty-li", dimensions=768, **conn)
+    documents = [Document(text=f"llama document {i} on topic {i % 37}") for i in range(1200)]
+
+    def build() -> None:
+        VectorStoreIndex.from_documents(
+            documents,
+            storage_context=StorageContext.from_defaults(vector_store=store),
+            embed_model=embed,
+        )
+
+    emulator.set_faults(FaultConfig())
+    store.add([])  # nothing: the index is created on the first real write
+    stored = _stored_or_accounted(emulator, "faulty-li", build, 1200)
+    pipeline = IngestionPipeline(transformations=[embed], vector_store=store)
+    more = [Document(text=f"pipeline document {i}") for i in range(500)]
+    _stored_or_accounted(
+        emulator, "faulty-li", lambda: pipeline.run(documents=more), len(stored) + 500
+    )

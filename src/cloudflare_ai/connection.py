@@ -325,6 +325,12 @@ class CloudflareConnection(BaseModel):
         """Extra Workers AI client options of a subclass (e.g. a query-embedding cache)."""
         return {}
 
+    def _default_max_concurrency(self) -> int | None:
+        """The clients' ``max_concurrency`` when the field is unset (None: the core's
+        default). Embedding classes derive theirs from the model's published rate limit, so
+        a large batch has all its requests in flight at once."""
+        return None
+
     @property
     def clients(self) -> CloudflareClients:
         """The lazy holder of this object's core clients, built from its fields on first use."""
@@ -332,6 +338,8 @@ class CloudflareConnection(BaseModel):
         if holder is None:
             arguments = {key: getattr(self, key) for key in _CONNECTION_KEYS}
             arguments["gateway"] = self._gateway_with_keys()
+            if arguments["max_concurrency"] is None:
+                arguments["max_concurrency"] = self._default_max_concurrency()
             holder = CloudflareClients(
                 **arguments,
                 retry_policy=self.retry_policy,

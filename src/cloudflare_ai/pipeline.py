@@ -23,20 +23,35 @@ import asyncio
 import contextvars
 import threading
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import (
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+    Sized,
+)
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, TypeVar
+
+import numpy as np
 
 from . import limits
 from .config import ClientSettings
 from .documents import TEXT_KEY, document_id
 from .errors import BudgetExceededError, PartialWriteError, ValidationError
-from .models import DEFAULT_EMBEDDING_MODEL, require_model
-from .ndjson import Chunk, chunk_lines
-from .ratelimit import SlidingWindow
+from .models import DEFAULT_EMBEDDING_MODEL, get_model, require_model
+from .ndjson import Chunk, chunk_lines, encode_vector
+from .ratelimit import SlidingWindow, workers_ai_requests_per_minute
+from .tokens import LongInputs
 from .transport import RetryPolicy
-from .vectorize import AsyncVectorizeClient, Vector, WriteKind, _encode
-from .workers_ai import AsyncWorkersAIClient
+from .validation import check_id, check_metadata, check_namespace, check_values
+from .vectorize import AsyncVectorizeClient, WriteKind
+from .workers_ai import AsyncWorkersAIClient, EmbeddingArray
+
+T = TypeVar("T")
 
 #: Requests per minute allowed for writes: the Cloudflare API's global limit is 1200 per five
 #: minutes (240 a minute).
@@ -45,17 +60,105 @@ WRITE_REQUESTS_PER_MINUTE = limits.API_REQUESTS_PER_FIVE_MINUTES // 5
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One text to embed and store, with its id, metadata and namespace."""
+    """One item to store: its id, text, metadata and namespace, and optionally its vector.
+
+    A record with ``values`` (an embedding computed elsewhere, e.g. by LlamaIndex before it
+    calls the store) is written as is, never sent for embedding; its ``text`` may then be
+    empty."""
 
     id: str
     text: str
     metadata: Mapping[str, Any] | None = None
     namespace: str | None = None
+    values: Sequence[float] | np.ndarray[Any, Any] | None = None
 
 
 RecordLike = (
     Record | tuple[str, str] | tuple[str, str, Mapping[str, Any] | None] | Mapping[str, Any]
 )
+
+#: Embeds one batch of texts into a float32 matrix (one row per text, in order). The pipeline
+#: calls it once per batch, many batches concurrently.
+Embedder = Callable[[list[str]], Awaitable[EmbeddingArray]]
+
+#: Most requests of one kind in flight when the caller does not set ``concurrency``: a bound
+#: on sockets and on memory, far above what the published rate limits let through anyway.
+MAX_DERIVED_CONCURRENCY = 64
+#: Embedding requests in flight for a model whose rate limit is not published.
+UNKNOWN_MODEL_CONCURRENCY = 16
+#: Write requests in flight when derived (Vectorize answers writes quickly; the bodies are
+#: large, so a few at a time saturate the link).
+DERIVED_WRITE_CONCURRENCY = 8
+#: Vectors per write request by default: ~4.5 MB of NDJSON at 768 dimensions. Small enough
+#: that the first write leaves once five embedding answers are in; large enough that
+#: 100,000 vectors are 200 writes, under the API's 240 a minute.
+DEFAULT_WRITE_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How an ingestion is sized: batch sizes, requests in flight and records in memory."""
+
+    embed_batch: int
+    write_batch: int
+    embed_slots: int
+    write_slots: int
+    total_slots: int
+    buffered: int
+
+
+def derived_embed_concurrency(model: str | None) -> int:
+    """Embedding requests in flight for ``model`` when nobody set a concurrency: one second's
+    worth of its published requests-per-minute limit, within 1..:data:`MAX_DERIVED_CONCURRENCY`
+    (:data:`UNKNOWN_MODEL_CONCURRENCY` without a published limit)."""
+    rpm = workers_ai_requests_per_minute(model) if model is not None else None
+    return min(MAX_DERIVED_CONCURRENCY, max(1, rpm // 60)) if rpm else UNKNOWN_MODEL_CONCURRENCY
+
+
+def plan(
+    model: str | None,
+    *,
+    concurrency: int | None = None,
+    embed_batch: int | None = None,
+    write_batch: int | None = None,
+    max_buffered: int | None = None,
+    expected: int | None = None,
+) -> Plan:
+    """Size an ingestion to the work and to the model's published rate limit.
+
+    Without ``concurrency``, embedding requests in flight are one second's worth of the
+    model's requests-per-minute limit (3000/min for BGE: 50), at most
+    :data:`MAX_DERIVED_CONCURRENCY`, and never more than the ``expected`` number of batches
+    (so 2,000 documents are 20 requests, all in flight at once); writes get their own
+    :data:`DERIVED_WRITE_CONCURRENCY` slots. With ``concurrency`` (e.g. an explicit
+    ``max_concurrency``), embeddings and writes together never exceed it. Records in memory
+    default to every embedding slot's batch plus two write batches."""
+    info = require_model(model) if model is not None else None
+    size = embed_batch or (info.max_batch if info else None) or 100
+    if size < 1:
+        raise ValidationError("the embedding batch must be at least 1")
+    batch = write_batch or DEFAULT_WRITE_BATCH
+    if not 1 <= batch <= limits.MAX_VECTORS_PER_WRITE:
+        raise ValidationError(f"write_batch must be 1..{limits.MAX_VECTORS_PER_WRITE}")
+    if concurrency is not None:
+        if concurrency < 1:
+            raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
+        embed_slots, write_slots, total = concurrency, max(1, concurrency // 2), concurrency
+    else:
+        embed_slots = derived_embed_concurrency(model)
+        write_slots = DERIVED_WRITE_CONCURRENCY
+        if expected is not None:
+            embed_slots = max(1, min(embed_slots, -(-expected // size)))
+            write_slots = max(1, min(write_slots, -(-expected // batch)))
+        total = embed_slots + write_slots
+    buffered = max_buffered or size * embed_slots + 2 * batch
+    if buffered < 1:
+        raise ValidationError("max_buffered must be at least 1")
+    # A part-filled embedding batch and a part-filled write batch must not together use up
+    # the buffer, or the reader would wait forever for memory that only a write frees.
+    size = min(size, max(1, buffered // 2))
+    batch = min(batch, buffered - size + 1)
+    return Plan(size, batch, embed_slots, write_slots, total, buffered)
 
 
 def content_id(
@@ -77,12 +180,16 @@ def as_record(item: RecordLike, position: int) -> Record:
             return Record(item[0], item[1])
         if len(item) == 3:
             return Record(item[0], item[1], item[2])
-    if isinstance(item, Mapping) and "text" in item:
-        text = str(item["text"])
+    if isinstance(item, Mapping) and ("text" in item or "values" in item):
+        text = str(item.get("text") or "")
         metadata = item.get("metadata")
         namespace = item.get("namespace")
         return Record(
-            str(item.get("id") or content_id(text, metadata, namespace)), text, metadata, namespace
+            str(item.get("id") or content_id(text, metadata, namespace)),
+            text,
+            metadata,
+            namespace,
+            item.get("values"),
         )
     raise ValidationError(
         f"record #{position}: expected a Record, a (id, text[, metadata]) tuple, a mapping "
@@ -158,67 +265,155 @@ class _Bounded:
             return await call()
 
 
+def checked_record(record: Record, position: int, text_key: str | None) -> Record:
+    """``record`` checked before anything of it is sent: its id, namespace, and metadata
+    (with the text under ``text_key``) within Vectorize's limits, and text to embed unless it
+    carries its vector. Errors name the record and its position."""
+    vector_id = check_id(record.id, position)
+    if record.namespace is not None:
+        check_namespace(record.namespace, vector_id, position)
+    if record.values is None and (not isinstance(record.text, str) or not record.text.strip()):
+        raise ValidationError(
+            f"record {vector_id!r} at position {position}: its text is empty (and it has no "
+            "values); Workers AI embeds only non-empty text",
+            item=vector_id,
+            position=position,
+            field="text",
+        )
+    metadata = record.metadata
+    if text_key is not None:
+        metadata = {**(metadata or {}), text_key: record.text}
+    if metadata is not None:
+        check_metadata(metadata, vector_id, position)
+    return Record(vector_id, record.text, metadata or None, record.namespace, record.values)
+
+
+def _workers_ai_embedder(
+    workers_ai: AsyncWorkersAIClient,
+    model: str,
+    pooling: Literal["mean", "cls"] | None,
+    long_inputs: LongInputs,
+) -> Embedder:
+    async def embed(texts: list[str]) -> EmbeddingArray:
+        return await workers_ai.embed_array(
+            texts, model=model, pooling=pooling, long_inputs=long_inputs, batch_size=len(texts)
+        )
+
+    return embed
+
+
+def _encode_rows(
+    records: Sequence[Record], matrix: Any, dims: int | None
+) -> list[tuple[str, bytes]]:
+    """NDJSON lines of checked records and their vectors (one float32 row each), straight
+    from the array: one finiteness check per batch, no Python floats."""
+    array = np.asarray(matrix, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] != len(records):
+        raise ValidationError(
+            f"the embeddings returned {array.shape[0] if array.ndim else 0} vectors for "
+            f"{len(records)} texts"
+        )
+    if dims is not None and array.shape[1] != dims:
+        raise ValidationError(
+            f"the embeddings have {array.shape[1]} dimensions but the index has {dims}",
+            item=records[0].id,
+        )
+    if not np.isfinite(array).all():
+        row = int(np.argmin(np.isfinite(array).all(axis=1)))
+        raise ValidationError(
+            f"record {records[row].id!r}: its embedding has values that are not finite",
+            item=records[row].id,
+            field="values",
+        )
+    return [
+        (r.id, encode_vector(r.id, row, r.metadata, r.namespace))
+        for r, row in zip(records, array, strict=True)
+    ]
+
+
 async def aingest(
     records: Iterable[RecordLike] | AsyncIterable[RecordLike],
     *,
     index: str,
-    workers_ai: AsyncWorkersAIClient,
     vectorize: AsyncVectorizeClient,
+    workers_ai: AsyncWorkersAIClient | None = None,
+    embedder: Embedder | None = None,
     model: str = DEFAULT_EMBEDDING_MODEL,
+    pooling: Literal["mean", "cls"] | None = None,
+    long_inputs: LongInputs = "truncate",
     text_key: str | None = TEXT_KEY,
     upsert: bool = True,
     dimensions: int | None = None,
     concurrency: int | None = None,
+    embed_batch: int | None = None,
     embed_requests_per_minute: int | None = None,
     write_requests_per_minute: int | None = WRITE_REQUESTS_PER_MINUTE,
-    write_batch: int = 500,
+    write_batch: int | None = None,
     max_buffered: int | None = None,
+    checked: bool = False,
     wait: bool = False,
     wait_timeout: float = 300.0,
     progress: Callable[[Progress], None] | None = None,
 ) -> IngestReport:
     """Embed ``records`` with ``model`` and write them to ``index``, overlapping the two.
 
-    ``concurrency`` bounds requests in flight (default: the clients' ``max_concurrency``);
-    embedding requests are held under the model's per-minute limit by the client-wide limiter
-    (on for Cloudflare's hosts; see :mod:`cloudflare_ai.ratelimit`), and additionally under
-    ``embed_requests_per_minute`` when given; writes under the API's limit. ``write_batch``
-    vectors go in one write request (≤ 5000). At most
-    ``max_buffered`` records (default: enough to keep every slot busy) are in memory at once;
-    a smaller ``max_buffered`` shrinks the embedding and write batches to fit.
-    With ``text_key`` the text is stored in metadata (as the framework stores expect).
-    A batch that still fails after retries stops the ingestion with
-    :class:`~cloudflare_ai.errors.PartialWriteError` listing what was and was not written;
-    re-running with the same ids finishes the job without duplicates.
+    Embeddings come from ``workers_ai`` (``embed_array``: float32 matrices, never Python
+    floats) or from ``embedder`` (any async function of a batch of texts, e.g. a LangChain
+    embeddings object's). Records that carry ``values`` skip embedding: they are only
+    written, batched and concurrently like the rest.
+
+    Sizing (see :func:`plan`): without ``concurrency``, requests in flight follow the work
+    and the model's published rate limit; with it, embeddings and writes together stay
+    within it. Embedding requests are further held under the model's per-minute limit by the
+    client-wide limiter (on for Cloudflare's hosts; see :mod:`cloudflare_ai.ratelimit`), and
+    under ``embed_requests_per_minute`` when given; writes under the API's limit.
+    ``write_batch`` vectors go in one write request (≤ 5000). At most ``max_buffered``
+    records are in memory at once, so an iterator of any length streams through.
+
+    Each record is checked when read (id, namespace, metadata size with the text under
+    ``text_key``), before any of it is sent; ``checked=True`` skips that (and the check of
+    ``values`` given as 1-d float32 arrays) for records a caller has already checked. A bad
+    record stops the ingestion: with nothing sent yet its
+    :class:`~cloudflare_ai.errors.ValidationError` is raised as is; otherwise, as for a batch
+    that still fails after retries or a usage budget's refusal,
+    :class:`~cloudflare_ai.errors.PartialWriteError` lists what was and was not written
+    (``__cause__``: the first failure); re-running with the same ids finishes the job
+    without duplicates. A budget that refuses before anything was written raises its
+    :class:`~cloudflare_ai.errors.BudgetExceededError` itself.
     """
-    info = require_model(model)
-    dims = dimensions or info.dimensions
-    if dims is None:
-        raise ValidationError(f"{model} has no known dimensions; pass dimensions=")
-    if not 1 <= write_batch <= limits.MAX_VECTORS_PER_WRITE:
-        raise ValidationError(f"write_batch must be 1..{limits.MAX_VECTORS_PER_WRITE}")
-    embed_size = info.max_batch or 100
-    slots = concurrency or workers_ai.settings.max_concurrency
-    buffered = max_buffered or max(write_batch * 2, embed_size * slots * 2)
-    if buffered < 1:
-        raise ValidationError("max_buffered must be at least 1")
-    # A part-filled embedding batch and a part-filled write batch must not together use up
-    # the buffer, or the reader would wait forever for memory that only a write frees.
-    embed_size = min(embed_size, max(1, buffered // 2))
-    write_batch = min(write_batch, buffered - embed_size + 1)
-    in_flight = asyncio.Semaphore(slots)  # embeddings and writes together
+    if embedder is None:
+        if workers_ai is None:
+            raise ValidationError("aingest needs workers_ai= or embedder=")
+        embedder = _workers_ai_embedder(workers_ai, model, pooling, long_inputs)
+    dims = dimensions
+    if dims is None and workers_ai is not None and embedder is not None:
+        info = get_model(model)
+        dims = info.dimensions if info else None
+    expected = len(records) if isinstance(records, Sized) else None
+    sizing = plan(
+        model if workers_ai is not None else None,
+        concurrency=concurrency,
+        embed_batch=embed_batch,
+        write_batch=write_batch,
+        max_buffered=max_buffered,
+        expected=expected,
+    )
+    in_flight = asyncio.Semaphore(sizing.total_slots)  # embeddings and writes together
     # The model's published limit is the Workers AI client's (shared, in its transport).
-    embed_limit = _Bounded(in_flight, slots, embed_requests_per_minute)
-    write_limit = _Bounded(in_flight, max(1, slots // 2), write_requests_per_minute)
-    memory = asyncio.Semaphore(buffered)  # records read but not yet written
+    embed_limit = _Bounded(in_flight, sizing.embed_slots, embed_requests_per_minute)
+    write_limit = _Bounded(in_flight, sizing.write_slots, write_requests_per_minute)
+    memory = asyncio.Semaphore(sizing.buffered)  # records read but not yet written
     state = Progress()
     ids: list[str] = []
     mutations: list[str] = []
     failed: list[str] = []
     errors: list[BaseException] = []
     pending: list[tuple[str, bytes]] = []
-    tasks: set[asyncio.Task[None]] = set()
+    embeds: set[asyncio.Task[None]] = set()
+    writes: set[asyncio.Task[None]] = set()
     kind: WriteKind = "upsert" if upsert else "insert"
+    batch_size = sizing.write_batch
+    embed_size = sizing.embed_batch
 
     def report() -> None:
         if progress is not None:
@@ -250,29 +445,24 @@ async def aingest(
                 memory.release()
 
     def flush(force: bool) -> None:
-        while pending and (force or len(pending) >= write_batch):
-            take, pending[:] = pending[:write_batch], pending[write_batch:]
-            for chunk in chunk_lines(take, max_vectors=write_batch):
-                tasks.add(asyncio.create_task(write(chunk)))
+        while pending and (force or len(pending) >= batch_size):
+            take, pending[:] = pending[:batch_size], pending[batch_size:]
+            for chunk in chunk_lines(take, max_vectors=batch_size):
+                writes.add(asyncio.create_task(write(chunk)))
+
+    def lines_ready(lines: list[tuple[str, bytes]]) -> None:
+        pending.extend(lines)
+        flush(force=False)
 
     async def embed(batch: list[Record]) -> None:
         try:
             if errors:
                 raise RuntimeError("ingestion stopped")
-
-            async def call() -> Any:
-                return await workers_ai.embed([r.text for r in batch], model=model)
-
-            result = await embed_limit.run(call)
+            assert embedder is not None
+            result = await embed_limit.run(lambda: embedder([r.text for r in batch]))
             state.embedded += len(batch)
             state.embed_requests += result.requests
-            for position, (record, values) in enumerate(zip(batch, result.vectors, strict=True)):
-                metadata = dict(record.metadata or {})
-                if text_key is not None:
-                    metadata[text_key] = record.text
-                vector = Vector(record.id, values, metadata or None, record.namespace)
-                pending.append(_encode(vector, dims, position))
-            flush(force=False)
+            lines_ready(_encode_rows(batch, result.array, dims))
             report()
         except Exception as exc:  # reported through PartialWriteError
             if not isinstance(exc, RuntimeError) or not errors:
@@ -280,6 +470,26 @@ async def aingest(
             failed.extend(r.id for r in batch)
             for _ in batch:
                 memory.release()
+
+    def precomputed(record: Record, position: int) -> None:
+        """A record with its vector: encoded now, written with the next write batch."""
+        nonlocal dims
+        values = record.values
+        already = (
+            checked
+            and isinstance(values, np.ndarray)
+            and values.dtype == np.float32
+            and values.ndim == 1
+            and (dims is None or values.size == dims)
+        )  # a caller's float32 array, checked by it (the LlamaIndex store's)
+        if not already:
+            values = check_values(values, dims, record.id, position)
+        assert isinstance(values, np.ndarray)
+        dims = dims or int(values.size)
+        state.embedded += 1
+        lines_ready(
+            [(record.id, encode_vector(record.id, values, record.metadata, record.namespace))]
+        )
 
     async def records_of() -> Any:
         if isinstance(records, AsyncIterable):
@@ -291,26 +501,55 @@ async def aingest(
 
     batch: list[Record] = []
     position = 0
-    async for item in records_of():
-        record = as_record(item, position)
-        position += 1
-        await memory.acquire()
-        state.read += 1
-        batch.append(record)
-        if len(batch) >= embed_size:
-            tasks.add(asyncio.create_task(embed(batch)))
-            batch = []
-        tasks = {t for t in tasks if not t.done()}
-        if errors:
-            break
+    sent = False
+    try:
+        async for item in records_of():
+            record = as_record(item, position)
+            if not checked:
+                record = checked_record(record, position, text_key)
+            elif text_key is not None:
+                record = replace(
+                    record, metadata={**(record.metadata or {}), text_key: record.text}
+                )
+            await memory.acquire()
+            state.read += 1
+            if record.values is not None:
+                try:
+                    precomputed(record, position)
+                except BaseException:
+                    memory.release()
+                    raise
+            else:
+                batch.append(record)
+            position += 1
+            if len(batch) >= embed_size:
+                embeds = {t for t in embeds if not t.done()}
+                embeds.add(asyncio.create_task(embed(batch)))
+                batch = []
+            sent = sent or bool(embeds or writes)
+            if errors:
+                break
+    except ValidationError as exc:
+        if not sent and not batch and not pending:
+            raise
+        errors.append(exc)
+        failed.extend(r.id for r in batch)
+        for _ in batch:
+            memory.release()
+        batch = []
     if batch and errors:  # read, never sent
         failed.extend(r.id for r in batch)
     elif batch:
-        tasks.add(asyncio.create_task(embed(batch)))
-    while tasks or pending:
-        await asyncio.gather(*tasks)
-        tasks = {t for t in tasks if not t.done()}
-        flush(force=True)
+        embeds.add(asyncio.create_task(embed(batch)))
+    # Writes leave as embeddings arrive; the remainder once every embedding is in.
+    await asyncio.gather(*embeds)
+    if write_failed():
+        failed.extend(vector_id for vector_id, _ in pending)
+        pending.clear()
+    flush(force=True)
+    await asyncio.gather(*writes)
+    if errors and not ids and isinstance(errors[0], BudgetExceededError):
+        raise errors[0]  # refused before anything was sent: nothing to list
     if errors:
         raise PartialWriteError(
             f"ingestion into {index!r} stopped: {len(ids)} vectors written, {len(failed)} not "
@@ -332,6 +571,41 @@ async def aingest(
     )
 
 
+def pool_settings(settings: ClientSettings, slots: int) -> ClientSettings:
+    """``settings`` whose connection pools hold ``slots`` requests at once (pools are sized
+    from ``max_concurrency``), so the pipeline's requests go out together instead of queueing
+    for a connection."""
+    if slots <= settings.max_concurrency:
+        return settings
+    return settings.model_copy(update={"max_concurrency": slots})
+
+
+def run_sync(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run the coroutine ``main()`` on a private event loop: here, or, when the caller already
+    runs a loop (a notebook cell, an async framework calling sync code), in a worker thread
+    that carries the caller's context, so its usage trackers and budgets see the work."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    outcome: dict[str, Any] = {}
+
+    def runner() -> None:
+        try:
+            outcome["value"] = asyncio.run(main())
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(runner,), name="cf-ingest")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    value: T = outcome["value"]
+    return value
+
+
 def ingest(
     records: Iterable[RecordLike],
     *,
@@ -342,12 +616,16 @@ def ingest(
 ) -> IngestReport:
     """The synchronous form of :func:`aingest`, on a private event loop (in a worker thread if
     the caller already runs one). Connection settings come from ``settings`` or the
-    environment."""
+    environment; the clients' connection pools are sized to the plan's requests in flight."""
     resolved = settings or ClientSettings.resolve()
-    concurrency = options.get("concurrency")
-    if concurrency and concurrency > resolved.max_concurrency:
-        # the clients' connection pools are sized from max_concurrency
-        resolved = resolved.model_copy(update={"max_concurrency": concurrency})
+    sizing = plan(
+        options.get("model", DEFAULT_EMBEDDING_MODEL),
+        concurrency=options.get("concurrency"),
+        embed_batch=options.get("embed_batch"),
+        write_batch=options.get("write_batch"),
+        max_buffered=options.get("max_buffered"),
+    )
+    resolved = pool_settings(resolved, sizing.total_slots)
 
     async def main() -> IngestReport:
         async with (
@@ -356,24 +634,4 @@ def ingest(
         ):
             return await aingest(records, index=index, workers_ai=ai, vectorize=db, **options)
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(main())
-    outcome: dict[str, Any] = {}
-
-    def runner() -> None:
-        try:
-            outcome["report"] = asyncio.run(main())
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
-
-    # The caller's context goes along, so its usage trackers (and budgets) see the ingestion.
-    context = contextvars.copy_context()
-    thread = threading.Thread(target=context.run, args=(runner,), name="cf-ingest")
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    report: IngestReport = outcome["report"]
-    return report
+    return run_sync(main)

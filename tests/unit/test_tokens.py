@@ -88,3 +88,20 @@ def test_advice_names_chunk_sizes_for_both_frameworks() -> None:
     assert "SentenceSplitter(chunk_size=280)" in advice
     assert "Settings.chunk_size = 280" in advice
     assert "RecursiveCharacterTextSplitter(chunk_size=1000)" in advice
+
+
+def test_the_one_regex_estimate_equals_the_piece_by_piece_definition() -> None:
+    """``estimate_tokens`` counts matches of one regex (fast, on every embedding answer); it
+    must equal the documented rule applied piece by piece."""
+    import random
+
+    from cloudflare_ai import tokens
+
+    def by_pieces(text: str) -> int:
+        return tokens.SPECIAL_TOKENS + sum(map(tokens._cost, tokens._PIECE.findall(text)))
+
+    rng = random.Random(3)
+    alphabet = "abcXYZ0123456789 \t\n.,;:!?é中😀-_/()[]{}'\"ñß\u00a0\u2003"
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        assert tokens.estimate_tokens(text) == by_pieces(text), repr(text)

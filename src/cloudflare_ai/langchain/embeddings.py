@@ -10,6 +10,7 @@ from pydantic import Field
 
 from ..connection import CloudflareConnection
 from ..models import DEFAULT_EMBEDDING_MODEL, get_model
+from ..pipeline import derived_embed_concurrency
 from ..tokens import LongInputs
 
 
@@ -19,6 +20,13 @@ def _floats(vectors: list[list[float]]) -> list[list[float]]:
         return []
     array: list[list[float]] = np.asarray(vectors, dtype=np.float64).tolist()
     return array
+
+
+def _lists(array: np.ndarray[Any, Any]) -> list[list[float]]:
+    """Document embeddings as lists of Python floats, from the float64 matrix the core
+    decoded: exactly the values Workers AI sent, with no per-value validation on the way."""
+    out: list[list[float]] = array.tolist()
+    return out
 
 
 class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
@@ -48,6 +56,12 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
     def _client_options(self) -> dict[str, Any]:
         return {"query_cache_size": self.query_cache_size}
 
+    def _default_max_concurrency(self) -> int | None:
+        """Unless ``max_concurrency`` is set: one second's worth of the model's published
+        requests-per-minute limit in flight (50 for BGE), so every batch of a large call is
+        sent at once (the shared rate limiter still paces them on Cloudflare's hosts)."""
+        return derived_embed_concurrency(self.model)
+
     @property
     def dimensions(self) -> int | None:
         """Vector length of the model, from the model table (None if unknown)."""
@@ -57,14 +71,15 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        result = self.workers_ai.embed(
+        result = self.workers_ai.embed_array(
             texts,
             model=self.model,
             pooling=self.pooling,
             long_inputs=self.long_inputs,
             batch_size=self.batch_size,
+            precision="float64",
         )
-        return _floats(result.vectors)
+        return _lists(result.array)
 
     def embed_query(self, text: str) -> list[float]:
         vector = self.workers_ai.embed_query(
@@ -75,14 +90,15 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        result = await self.async_workers_ai.embed(
+        result = await self.async_workers_ai.embed_array(
             texts,
             model=self.model,
             pooling=self.pooling,
             long_inputs=self.long_inputs,
             batch_size=self.batch_size,
+            precision="float64",
         )
-        return _floats(result.vectors)
+        return _lists(result.array)
 
     async def aembed_query(self, text: str) -> list[float]:
         client = self.async_workers_ai

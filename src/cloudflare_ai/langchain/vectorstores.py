@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +63,7 @@ from ..connection import CloudflareClients
 from ..documents import ID_NAMESPACE, TEXT_KEY, document_id
 from ..errors import ValidationError
 from ..filters import Filter
+from ..pipeline import Embedder, IngestReport, Record, aingest, plan, pool_settings, run_sync
 from ..scores import relevance_fn
 from ..transport import RetryPolicy
 from ..types import Index, Match, MetadataIndex, Mutation, VectorRecord
@@ -72,7 +74,9 @@ from ..validation import (
     check_namespace,
     check_unique_ids,
 )
-from ..vectorize import AsyncVectorizeClient, Metric, Vector, VectorizeClient
+from ..vectorize import AsyncVectorizeClient, Metric, VectorizeClient
+from ..workers_ai import AsyncWorkersAIClient, EmbeddingArray
+from .embeddings import WorkersAIEmbeddings
 from .filters import FilterTranslationError, UnindexedFilterWarning, to_filter
 
 __all__ = [
@@ -126,14 +130,11 @@ class _Batch:
     metadatas: list[dict[str, Any]]
     namespace: str | None
 
-    def vectors(self, values: Sequence[Sequence[float]]) -> list[Vector]:
-        if len(values) != len(self.ids):
-            raise ValidationError(
-                f"the embeddings returned {len(values)} vectors for {len(self.ids)} texts"
-            )
+    def records(self) -> list[Record]:
+        """The pipeline's records: text to embed, metadata as checked (text included)."""
         return [
-            Vector(i, v, m or None, self.namespace)
-            for i, v, m in zip(self.ids, values, self.metadatas, strict=True)
+            Record(i, t, m or None, self.namespace)
+            for i, t, m in zip(self.ids, self.texts, self.metadatas, strict=True)
         ]
 
 
@@ -223,6 +224,7 @@ class VectorizeVectorStore(VectorStore):
             retry_policy=retry_policy,
         )
         self._clients.settings  # noqa: B018
+        self._max_concurrency = max_concurrency
         self._metric: Metric | None = None
 
     def __repr__(self) -> str:
@@ -387,6 +389,7 @@ class VectorizeVectorStore(VectorStore):
         namespace: str | None,
     ) -> _Batch:
         """Check every document and give each an id, before any embedding or request."""
+        workers_ai = isinstance(self._embedding, WorkersAIEmbeddings)
         if metadatas is not None and len(metadatas) != len(texts):
             raise ValidationError(f"got {len(metadatas)} metadatas for {len(texts)} texts")
         if ids is not None and len(ids) != len(texts):
@@ -401,11 +404,22 @@ class VectorizeVectorStore(VectorStore):
                     f"got {type(text).__name__}",
                     position=position,
                 )
+            if workers_ai and not text.strip():
+                raise ValidationError(
+                    f"document at position {position}: its text is empty; Workers AI embeds "
+                    "only non-empty text",
+                    position=position,
+                    field="text",
+                )
             given = ids[position] if ids is not None else None
             metadata = dict(metadatas[position] or {}) if metadatas is not None else {}
             check_metadata(metadata, given, position)
             if given is None:
-                key = orjson.dumps([text, metadata], option=orjson.OPT_SORT_KEYS)
+                # A 16-byte digest, not the JSON itself: orjson's bytes keep a ~4 KiB buffer
+                # each, which for 100,000 documents was 400 MB held until the write ended.
+                key = hashlib.blake2b(
+                    orjson.dumps([text, metadata], option=orjson.OPT_SORT_KEYS), digest_size=16
+                ).digest()
                 seen[key] = occurrence = seen.get(key, -1) + 1
                 given = document_id(text, metadata, namespace=namespace, occurrence=occurrence)
             vector_id = check_id(given, position)
@@ -460,7 +474,15 @@ class VectorizeVectorStore(VectorStore):
         ids: Sequence[str | None] | None = None,
         **kwargs: Any,
     ) -> list[str]:
-        """Embed and write texts; returns their ids in input order.
+        """Embed and write texts through the ingestion pipeline; returns their ids in input
+        order. (``add_documents``, ``from_texts``, ``from_documents`` and LangChain's
+        ``index()`` all end here or in :meth:`_ingest`.)
+
+        Every document is checked before anything is sent. Embedding requests (at the
+        model's batch limit) are all in flight at once for up to about 5,000 texts — more
+        are bounded by the model's published rate limit, or by ``max_concurrency`` when set
+        — and writes leave as soon as embeddings arrive. A failure after retries raises
+        :class:`~cloudflare_ai.errors.PartialWriteError` listing the ids written and not.
 
         Keyword arguments: ``namespace``, ``upsert`` (default True; False = insert, where an
         existing id keeps its vector), ``wait`` (default ``wait_for_writes``). ``batch_size``
@@ -472,17 +494,10 @@ class VectorizeVectorStore(VectorStore):
         batch = self._prepare(texts, metadatas, ids, options.namespace)
         if not texts:
             return []
-        return self._write(batch, self._embedding.embed_documents(texts), options)
-
-    def _write(
-        self, batch: _Batch, values: Sequence[Sequence[float]], options: _WriteOptions
-    ) -> list[str]:
-        vectors = batch.vectors(values)
         if self.docstore is not None:
             existing = None if options.upsert else self.docstore.mget(batch.ids)
             self.docstore.mset(self._docstore_items(batch, existing))
-        write = self.client.upsert if options.upsert else self.client.insert
-        write(self.index_name, vectors, wait=options.wait, wait_timeout=self.wait_timeout)
+        run_sync(lambda: self._ingest(batch, options))
         return batch.ids
 
     async def aadd_texts(
@@ -493,24 +508,84 @@ class VectorizeVectorStore(VectorStore):
         ids: Sequence[str | None] | None = None,
         **kwargs: Any,
     ) -> list[str]:
+        """Asynchronous :meth:`add_texts`, on the caller's event loop."""
         options = self._write_options(kwargs, "aadd_texts")
         texts = list(texts)
         batch = self._prepare(texts, metadatas, ids, options.namespace)
         if not texts:
             return []
-        return await self._awrite(batch, await self._embedding.aembed_documents(texts), options)
-
-    async def _awrite(
-        self, batch: _Batch, values: Sequence[Sequence[float]], options: _WriteOptions
-    ) -> list[str]:
-        vectors = batch.vectors(values)
         if self.docstore is not None:
             existing = None if options.upsert else await self.docstore.amget(batch.ids)
             await self.docstore.amset(self._docstore_items(batch, existing))
-        client = self.async_client
-        write = client.upsert if options.upsert else client.insert
-        await write(self.index_name, vectors, wait=options.wait, wait_timeout=self.wait_timeout)
+        await self._ingest(batch, options)
         return batch.ids
+
+    def _concurrency(self) -> int | None:
+        """An explicit ``max_concurrency`` (the store's or the embeddings') caps the pipeline;
+        otherwise it is derived from the work and the model's rate limit."""
+        caps = [self._max_concurrency]
+        if isinstance(self._embedding, WorkersAIEmbeddings):
+            caps.append(self._embedding.max_concurrency)
+        given = [c for c in caps if c is not None]
+        return min(given) if given else None
+
+    def _foreign_embedder(self) -> Embedder:
+        """Any LangChain embeddings, one pipeline batch per ``aembed_documents`` call."""
+        embedding = self._embedding
+
+        async def embed(texts: list[str]) -> EmbeddingArray:
+            vectors = await embedding.aembed_documents(texts)
+            if len(vectors) != len(texts):
+                raise ValidationError(
+                    f"the embeddings returned {len(vectors)} vectors for {len(texts)} texts"
+                )
+            array = np.asarray(vectors, dtype=np.float32)
+            return EmbeddingArray(model="", array=array, requests=1)
+
+        return embed
+
+    async def _ingest(self, batch: _Batch, options: _WriteOptions) -> IngestReport:
+        """Write checked documents through :func:`cloudflare_ai.pipeline.aingest`, with
+        clients of their own whose connection pools fit the requests in flight (Workers AI
+        with the embeddings' connection settings, Vectorize with the store's)."""
+        embedding = self._embedding
+        concurrency = self._concurrency()
+        ours = embedding if isinstance(embedding, WorkersAIEmbeddings) else None
+        sizing = plan(
+            ours.model if ours else None,
+            concurrency=concurrency,
+            embed_batch=ours.batch_size if ours else None,
+            expected=len(batch.ids),
+        )
+        common: dict[str, Any] = {
+            "index": self.index_name,
+            "text_key": None,  # already in the metadata (or in the docstore)
+            "upsert": options.upsert,
+            "concurrency": concurrency,
+            "checked": True,
+            "wait": options.wait,
+            "wait_timeout": self.wait_timeout,
+        }
+        db_settings = pool_settings(self._clients.settings, sizing.total_slots)
+        async with AsyncVectorizeClient(
+            settings=db_settings, retry=self._clients.retry_policy
+        ) as db:
+            if ours is None:
+                return await aingest(
+                    batch.records(), vectorize=db, embedder=self._foreign_embedder(), **common
+                )
+            ai_settings = pool_settings(ours.clients.settings, sizing.total_slots)
+            async with AsyncWorkersAIClient(settings=ai_settings, retry=ours.retry_policy) as ai:
+                return await aingest(
+                    batch.records(),
+                    vectorize=db,
+                    workers_ai=ai,
+                    model=ours.model,
+                    pooling=ours.pooling,
+                    long_inputs=ours.long_inputs,
+                    embed_batch=ours.batch_size,
+                    **common,
+                )
 
     # --- delete and get ---------------------------------------------------------------------
     @dataclass(slots=True)
@@ -884,15 +959,6 @@ class VectorizeVectorStore(VectorStore):
             raise ValueError("from_texts / from_documents need index_name=...")
         return cls(embedding, index_name, **kwargs)
 
-    def _dimensions_for(
-        self, dimensions: int | None, vectors: Sequence[Sequence[float]]
-    ) -> int | None:
-        if dimensions is not None:
-            return dimensions
-        if vectors:
-            return len(vectors[0])
-        return self._declared_dimensions()
-
     @classmethod
     def from_texts(
         cls,
@@ -914,12 +980,14 @@ class VectorizeVectorStore(VectorStore):
         store_kwargs, write_kwargs = cls._split_from_kwargs(kwargs)
         store = cls._new(embedding, index_name, store_kwargs)
         texts = list(texts)
-        options = store._write_options(write_kwargs, "from_texts")
-        batch = store._prepare(texts, metadatas, ids, options.namespace)
-        vectors = embedding.embed_documents(texts) if texts else []
-        store.create_index(store._dimensions_for(dimensions, vectors), metric, exist_ok=True)
+        write_kwargs.setdefault("namespace", store.namespace)
+        store._write_options(dict(write_kwargs), "from_texts")  # refused before anything
+        store._prepare(texts, metadatas, ids, write_kwargs["namespace"])
+        if dimensions is None and store._declared_dimensions() is None and texts:
+            dimensions = len(embedding.embed_query(texts[0]))
+        store.create_index(dimensions, metric, exist_ok=True)
         if texts:
-            store._write(batch, vectors, options)
+            store.add_texts(texts, metadatas, ids=ids, **write_kwargs)
         return store
 
     @classmethod
@@ -938,10 +1006,12 @@ class VectorizeVectorStore(VectorStore):
         store_kwargs, write_kwargs = cls._split_from_kwargs(kwargs)
         store = cls._new(embedding, index_name, store_kwargs)
         texts = list(texts)
-        options = store._write_options(write_kwargs, "afrom_texts")
-        batch = store._prepare(texts, metadatas, ids, options.namespace)
-        vectors = await embedding.aembed_documents(texts) if texts else []
-        await store.acreate_index(store._dimensions_for(dimensions, vectors), metric, exist_ok=True)
+        write_kwargs.setdefault("namespace", store.namespace)
+        store._write_options(dict(write_kwargs), "afrom_texts")
+        store._prepare(texts, metadatas, ids, write_kwargs["namespace"])
+        if dimensions is None and store._declared_dimensions() is None and texts:
+            dimensions = len(await embedding.aembed_query(texts[0]))
+        await store.acreate_index(dimensions, metric, exist_ok=True)
         if texts:
-            await store._awrite(batch, vectors, options)
+            await store.aadd_texts(texts, metadatas, ids=ids, **write_kwargs)
         return store

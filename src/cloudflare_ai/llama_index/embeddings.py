@@ -10,6 +10,7 @@ from pydantic import Field
 
 from ..connection import CloudflareConnection
 from ..models import DEFAULT_EMBEDDING_MODEL, get_model
+from ..pipeline import derived_embed_concurrency
 from ..tokens import LongInputs
 
 
@@ -20,16 +21,26 @@ def _floats(vectors: list[list[float]]) -> list[list[float]]:
     return out
 
 
+def _lists(array: np.ndarray[Any, Any]) -> list[list[float]]:
+    """Document embeddings as lists of Python floats, from the float64 matrix the core
+    decoded: exactly the values Workers AI sent, with no per-value validation on the way."""
+    out: list[list[float]] = array.tolist()
+    return out
+
+
 class WorkersAIEmbedding(CloudflareConnection, BaseEmbedding):
     """Embed text with a Workers AI model (default ``@cf/baai/bge-base-en-v1.5``).
 
-    LlamaIndex hands over up to ``embed_batch_size`` texts at a time; the core splits them at
-    the model's own limit (100 for BGE, 32 for qwen3-embedding) and sends those requests
-    concurrently within ``max_concurrency``, keeping input order.
+    LlamaIndex hands over up to ``embed_batch_size`` texts at a time (default 2048, its
+    maximum); the core splits them at the model's own limit (100 for BGE, 32 for
+    qwen3-embedding) and sends those requests concurrently within ``max_concurrency`` (when
+    unset: derived from the model's published rate limit), keeping input order.
     """
 
     model_name: str = Field(default=DEFAULT_EMBEDDING_MODEL, description="Workers AI model.")
-    embed_batch_size: int = Field(default=1000, gt=0, le=2048)
+    #: LlamaIndex's largest: ``VectorStoreIndex`` embeds each insert batch (2048 nodes) in one
+    #: call, whose requests are then all in flight together.
+    embed_batch_size: int = Field(default=2048, gt=0, le=2048)
     pooling: Literal["mean", "cls"] | None = None
     long_inputs: LongInputs = Field(
         default="truncate",
@@ -44,6 +55,12 @@ class WorkersAIEmbedding(CloudflareConnection, BaseEmbedding):
     def _client_options(self) -> dict[str, Any]:
         return {"query_cache_size": self.query_cache_size}
 
+    def _default_max_concurrency(self) -> int | None:
+        """Unless ``max_concurrency`` is set: one second's worth of the model's published
+        requests-per-minute limit in flight (50 for BGE), so every batch of a large call is
+        sent at once (the shared rate limiter still paces them on Cloudflare's hosts)."""
+        return derived_embed_concurrency(self.model_name)
+
     @classmethod
     def class_name(cls) -> str:
         return "CloudflareWorkersAIEmbedding"
@@ -54,20 +71,30 @@ class WorkersAIEmbedding(CloudflareConnection, BaseEmbedding):
         return info.dimensions if info else None
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
+        """Document embeddings, decoded straight into a matrix and handed to LlamaIndex as
+        lists (the exact values sent; no per-value validation on the way)."""
         if not texts:
             return []
-        result = self.workers_ai.embed(
-            texts, model=self.model_name, pooling=self.pooling, long_inputs=self.long_inputs
+        result = self.workers_ai.embed_array(
+            texts,
+            model=self.model_name,
+            pooling=self.pooling,
+            long_inputs=self.long_inputs,
+            precision="float64",
         )
-        return _floats(result.vectors)
+        return _lists(result.array)
 
     async def _aembed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        result = await self.async_workers_ai.embed(
-            texts, model=self.model_name, pooling=self.pooling, long_inputs=self.long_inputs
+        result = await self.async_workers_ai.embed_array(
+            texts,
+            model=self.model_name,
+            pooling=self.pooling,
+            long_inputs=self.long_inputs,
+            precision="float64",
         )
-        return _floats(result.vectors)
+        return _lists(result.array)
 
     def _get_query_embedding(self, query: str) -> list[float]:
         vector = self.workers_ai.embed_query(

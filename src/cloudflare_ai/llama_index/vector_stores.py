@@ -36,10 +36,18 @@ from ..connection import CloudflareConnection
 from ..documents import TEXT_KEY
 from ..errors import ValidationError
 from ..filters import Condition, Filter
+from ..pipeline import IngestReport, Record, aingest, plan, pool_settings, run_sync
 from ..scores import similarities, similarity
 from ..types import Index, Match, VectorRecord
-from ..validation import check_id, check_index_name, check_metadata, check_namespace, check_values
-from ..vectorize import AsyncVectorizeClient, Vector, VectorizeClient
+from ..validation import (
+    check_id,
+    check_index_name,
+    check_metadata,
+    check_namespace,
+    check_unique_ids,
+    check_values,
+)
+from ..vectorize import AsyncVectorizeClient, VectorizeClient
 from .filters import UnsupportedFilterError, to_filter
 
 logger = logging.getLogger(__name__)
@@ -224,9 +232,10 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
         self._ready = False
 
     # --- building vectors and nodes -----------------------------------------------------
-    def _vectors(self, nodes: Sequence[BaseNode]) -> list[Vector]:
-        """Every node as a Vectorize vector, all checked before anything is sent."""
-        vectors: list[Vector] = []
+    def _records(self, nodes: Sequence[BaseNode]) -> list[Record]:
+        """Every node as a pipeline record carrying its embedding (written, never
+        re-embedded), all checked before anything is sent."""
+        records: list[Record] = []
         dimensions: int | None = None
         for position, node in enumerate(nodes):
             node_id = node.node_id
@@ -262,8 +271,9 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
                     position=position,
                     field=exc.field,
                 ) from None
-            vectors.append(Vector(node_id, embedding, metadata, self.namespace))
-        return vectors
+            records.append(Record(node_id, "", metadata, self.namespace, values))
+        check_unique_ids([r.id for r in records])
+        return records
 
     @staticmethod
     def _node(vector_id: str, metadata: Mapping[str, Any] | None, values: Any = None) -> BaseNode:
@@ -431,15 +441,38 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
             self._ready = True
 
     def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
-        """Write the nodes (upsert: a node id written again is replaced); their ids in order."""
+        """Write the nodes (upsert: a node id written again is replaced); their ids in order.
+
+        Nodes arrive embedded (``VectorStoreIndex``, ``insert`` and ``IngestionPipeline``
+        embed them with their ``embed_model`` first): their vectors are written as they are,
+        through the ingestion pipeline (:mod:`cloudflare_ai.pipeline`), in concurrent write
+        batches. Every node is checked before anything is sent; a write that still fails
+        after retries raises :class:`~cloudflare_ai.errors.PartialWriteError` listing the
+        node ids written and not."""
         if not nodes:
             return []
-        vectors = self._vectors(nodes)
-        self._prepare(len(vectors[0].values))
-        self.client.upsert(
-            self.index_name, vectors, wait=self._wait(kwargs), wait_timeout=self.wait_timeout
-        )
-        return [v.id for v in vectors]
+        records = self._records(nodes)
+        self._prepare(_dimensions(records))
+        run_sync(lambda: self._ingest(records, kwargs))
+        return [r.id for r in records]
+
+    async def _ingest(self, records: list[Record], kwargs: Mapping[str, Any]) -> IngestReport:
+        """Write-only pipeline run (every record carries its vector), on a Vectorize client
+        whose pool fits the writes in flight: ``max_concurrency`` when set, else derived."""
+        sizing = plan(None, concurrency=self.max_concurrency, expected=len(records))
+        settings = pool_settings(self.clients.settings, sizing.total_slots)
+        async with AsyncVectorizeClient(settings=settings, retry=self.retry_policy) as db:
+            return await aingest(
+                records,
+                index=self.index_name,
+                vectorize=db,
+                embedder=_no_embedding,
+                text_key=None,
+                concurrency=self.max_concurrency,
+                checked=True,
+                wait=self._wait(kwargs),
+                wait_timeout=self.wait_timeout,
+            )
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """The ``similarity_top_k`` nodes nearest ``query.query_embedding`` (see the class
@@ -527,12 +560,10 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
         """Asynchronous :meth:`add`."""
         if not nodes:
             return []
-        vectors = self._vectors(nodes)
-        await self._aprepare(len(vectors[0].values))
-        await self.aclient.upsert(
-            self.index_name, vectors, wait=self._wait(kwargs), wait_timeout=self.wait_timeout
-        )
-        return [v.id for v in vectors]
+        records = self._records(nodes)
+        await self._aprepare(_dimensions(records))
+        await self._ingest(records, kwargs)
+        return [r.id for r in records]
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Asynchronous :meth:`query`."""
@@ -601,6 +632,16 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
         await self.aclient.delete_matching(
             self.index_name, None, namespace=self.namespace, wait_timeout=self.wait_timeout
         )
+
+
+def _dimensions(records: Sequence[Record]) -> int:
+    """The vector length of checked records (each carries a float32 array)."""
+    return len(records[0].values) if records[0].values is not None else 0
+
+
+async def _no_embedding(texts: list[str]) -> Any:
+    """Nodes reach the store embedded; a record without a vector is a bug upstream."""
+    raise ValidationError(f"{len(texts)} node(s) reached the pipeline without an embedding")
 
 
 class _Plan:
