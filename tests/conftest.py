@@ -252,6 +252,18 @@ def _known_secrets() -> None:
     os.environ.setdefault("CF_TEST_SECRETS", ",".join(secrets))
 
 
+@pytest.fixture(autouse=True)
+def _httpx_pool_for_cassettes(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cassette tests send through httpx's own pool: their cassettes are recorded and played
+    at httpx's transport, and vcrpy's aiohttp stub does not carry response headers into
+    httpx-aiohttp's transport. Every other test uses the default backend (aiohttp's pool,
+    installed with the dev extras), so both backends run in the suite."""
+    if request.node.get_closest_marker("vcr") is not None:
+        monkeypatch.setenv("CLOUDFLARE_AI_HTTP_BACKEND", "httpx")
+
+
 # --- clients ---------------------------------------------------------------------------------
 
 

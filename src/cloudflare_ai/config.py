@@ -25,6 +25,7 @@ DEFAULT_GATEWAY_URL = "https://gateway.ai.cloudflare.com/v1"
 ACCOUNT_ID_ENV = ("CLOUDFLARE_ACCOUNT_ID", "CF_ACCOUNT_ID")
 API_TOKEN_ENV = ("CLOUDFLARE_API_TOKEN", "CF_API_TOKEN", "CF_AI_API_TOKEN")
 BASE_URL_ENV = ("CLOUDFLARE_BASE_URL",)
+HTTP_BACKEND_ENV = ("CLOUDFLARE_AI_HTTP_BACKEND",)
 GATEWAY_ID_ENV = ("CLOUDFLARE_AI_GATEWAY_ID", "CLOUDFLARE_GATEWAY_ID")
 GATEWAY_URL_ENV = ("CLOUDFLARE_AI_GATEWAY_URL",)
 GATEWAY_TOKEN_ENV = ("CLOUDFLARE_AI_GATEWAY_TOKEN",)
@@ -257,6 +258,10 @@ class ClientSettings(BaseModel):
     rate_limits: bool | dict[str, int] | None = None
     #: The window of those limits in seconds (Cloudflare's is a minute; shorter for tests).
     rate_limit_window: float = Field(default=60.0, gt=0)
+    #: What async clients send with (see :mod:`cloudflare_ai.aiohttp_backend`): "auto" =
+    #: aiohttp's connection pool when the ``aiohttp`` extra is installed, else httpx's;
+    #: "httpx" or "aiohttp" to choose. Read from CLOUDFLARE_AI_HTTP_BACKEND.
+    http_backend: Literal["auto", "httpx", "aiohttp"] = "auto"
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -324,6 +329,7 @@ class ClientSettings(BaseModel):
                     dict(rate_limits) if isinstance(rate_limits, Mapping) else rate_limits
                 ),
                 rate_limit_window=60.0 if rate_limit_window is None else rate_limit_window,
+                http_backend=env_first(HTTP_BACKEND_ENV) or "auto",
             )
         except ValueError as exc:
             if isinstance(exc, ConfigurationError):

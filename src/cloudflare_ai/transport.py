@@ -23,7 +23,7 @@ import certifi
 import httpx
 import orjson
 
-from . import __version__, ratelimit
+from . import __version__, aiohttp_backend, ratelimit
 from .config import ClientSettings
 from .errors import (
     RETRYABLE_CODES,
@@ -268,7 +268,8 @@ class SyncTransport(_Base):
 
 
 class AsyncTransport(_Base):
-    """The asyncio twin of :class:`SyncTransport`, over one pooled :class:`httpx.AsyncClient`."""
+    """The asyncio twin of :class:`SyncTransport`, over one pooled :class:`httpx.AsyncClient`
+    (whose sockets are aiohttp's when it is installed: see :mod:`cloudflare_ai.aiohttp_backend`)."""
 
     def __init__(
         self,
@@ -279,9 +280,16 @@ class AsyncTransport(_Base):
     ) -> None:
         super().__init__(settings, retry)
         self._owns_client = http_client is None
-        self.client = http_client or httpx.AsyncClient(
-            timeout=_timeout(settings), limits=_limits(settings), verify=_ssl_context()
-        )
+        if http_client is not None:
+            self.client = http_client
+        elif aiohttp_backend.wanted(settings.http_backend):
+            self.client = aiohttp_backend.async_client(
+                timeout=_timeout(settings), limits=_limits(settings), verify=_ssl_context()
+            )
+        else:
+            self.client = httpx.AsyncClient(
+                timeout=_timeout(settings), limits=_limits(settings), verify=_ssl_context()
+            )
 
     async def aclose(self) -> None:
         if self._owns_client:
