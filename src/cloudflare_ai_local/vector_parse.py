@@ -42,6 +42,7 @@ from .vector_store import NewVector
 
 _BLANK = frozenset(b" \t\n\r\x0b\x0c")
 _SPACE = (b" ", b"\t")
+_LOOKED_AT = (dict, list, float)  # metadata values that need a check (see check_metadata)
 _VALUES_KEY = b'"values"'
 
 
@@ -61,21 +62,29 @@ def check_metadata(vid: str, meta: Any) -> None:
             errors.INVALID_METADATA,
             detail=f'vector "{vid}": metadata is {size} bytes, over {limits.MAX_METADATA_BYTES}',
         )
+    # Depth first, last child first. Only what needs a look is stacked (containers and
+    # floats; strings, ints, booleans and nulls need none), which finds the same first
+    # problem as stacking every value would.
     stack: list[Any] = [meta]
     while stack:
         node = stack.pop()
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                raise ApiError(errors.INVALID_METADATA, detail=f'vector "{vid}": non-finite number')
+            continue
         if isinstance(node, dict):
-            for key, value in node.items():
-                if not key or "." in key or '"' in key or key.startswith("$"):
+            for key in node:
+                if not key or key[0] == "$" or "." in key or '"' in key:
                     raise ApiError(
                         errors.INVALID_METADATA,
                         detail=f'vector "{vid}": invalid metadata key {key!r}',
                     )
+            children = node.values()
+        else:
+            children = node
+        for value in children:
+            if isinstance(value, _LOOKED_AT):
                 stack.append(value)
-        elif isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, float) and not math.isfinite(node):
-            raise ApiError(errors.INVALID_METADATA, detail=f'vector "{vid}": non-finite number')
 
 
 def values_array(vid: str, values: Any) -> npt.NDArray[np.float32]:
@@ -167,15 +176,18 @@ def _values_span(buf: bytes, start: int, stop: int) -> tuple[int, int] | None:
     if key < 0:
         return None
     pos = key + len(_VALUES_KEY)
-    while buf[pos : pos + 1] in _SPACE:
+    if buf[pos : pos + 2] == b":[":  # as clients write it
         pos += 1
-    if buf[pos : pos + 1] != b":":
-        return None
-    pos += 1
-    while buf[pos : pos + 1] in _SPACE:
+    else:
+        while buf[pos : pos + 1] in _SPACE:
+            pos += 1
+        if buf[pos : pos + 1] != b":":
+            return None
         pos += 1
-    if buf[pos : pos + 1] != b"[":
-        return None
+        while buf[pos : pos + 1] in _SPACE:
+            pos += 1
+        if buf[pos : pos + 1] != b"[":
+            return None
     closing = buf.find(b"]", pos, stop)
     if (
         closing < 0
@@ -274,7 +286,8 @@ def parse_vectors(data: bytes, dims: int, discard: bool) -> list[NewVector]:
                     continue
                 vid, row, ns, meta = checked
                 matrix[len(ids)] = row
-            ns = _check_namespace(vid, ns)
+            if ns is not None:
+                ns = _check_namespace(vid, ns)
             if meta is not None:
                 check_metadata(vid, meta)
             ids.append(vid)
