@@ -275,3 +275,58 @@ def test_float32_rows_round_trip(rows: list[list[float]]) -> None:
             text = orjson.dumps(array, option=orjson.OPT_SERIALIZE_NUMPY).decode()
         body += _line(text, f"r{i}")
     _same(body, 3)
+
+
+# --- the metadata walk -------------------------------------------------------------------------
+
+
+def _check_metadata_every_value(vid: str, meta: Any) -> None:
+    """The earlier walk (every value stacked), to which ``check_metadata`` must stay equal.
+    (The type and size checks before it are unchanged; the trees here stay small.)"""
+    import math
+
+    stack: list[Any] = [meta]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not key or "." in key or '"' in key or key.startswith("$"):
+                    raise ApiError(
+                        vector_parse.errors.INVALID_METADATA,
+                        detail=f'vector "{vid}": invalid metadata key {key!r}',
+                    )
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise ApiError(
+                vector_parse.errors.INVALID_METADATA, detail=f'vector "{vid}": non-finite number'
+            )
+
+
+metadata_trees = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats() | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["a", "b", "", "$c", "d.e", 'f"', "g"]), inner, max_size=3
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(meta=st.dictionaries(st.sampled_from(["a", "b", "$x", "k.y", "z"]), metadata_trees))
+def test_metadata_walk_finds_the_same_first_problem(meta: dict[str, Any]) -> None:
+    """Non-finite floats never come out of JSON, but callers may pass them: with several
+    problems in one object, the same one is reported as by the earlier walk."""
+
+    def outcome(check: Any) -> Any:
+        try:
+            check("v", meta)
+        except ApiError as err:
+            return err.message
+        return None
+
+    assert outcome(vector_parse.check_metadata) == outcome(_check_metadata_every_value)
