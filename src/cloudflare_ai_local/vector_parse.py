@@ -12,16 +12,20 @@ for the same bad input):
   ``"values": [numbers]`` (escapes, a second ``"values"`` token, non-numbers, numbers
   simdjson refuses such as integers beyond 64 bits) goes through the reference checks, so
   the answer, and every error message, stays the reference's. The body is walked with
-  offsets, so no line is copied except the array text handed to simdjson.
+  offsets: the only copies are the array text handed to simdjson and the short rest.
 * ``parse_vectors_reference`` is the straightforward version (the emulator's original
   algorithm), kept as the specification that tests compare the fast path against.
 
-JSON errors (and their messages) are orjson's in both. Measured on a 5000 x 768 body
-(42 MB) on a 2-core machine that other work shared (CPU time, best of 7): orjson plus
-``struct.pack`` 336 ms, simdjson plus orjson for the rest 169 ms, of which simdjson's
-number parsing is about 100 ms. Rejected earlier: ``np.fromstring(sep=",")`` 750 ms,
-``np.loadtxt`` 700 ms, ``np.array(blob.split(b","))`` 970 ms; and with simdjson, one parse
-of the whole body wrapped as a JSON array was twice as slow as one parse per line.
+JSON errors (and their messages) are orjson's in both. Measured on a 5000 x 768 body with
+a little metadata per line (42 MB), on a 2-core machine that other work shared, so CPU
+time, best of 7: orjson plus ``struct.pack`` 336 ms, this version 169 to 194 ms, of which
+simdjson's number parsing is about 100 ms and the rest is per-line Python. Over HTTP
+(uvicorn in a child process, as ``benchmarks/harness.py`` runs it) the server's CPU time per
+5000-vector upsert went from 640-730 ms to 390-425 ms: about half parsing, a third
+receiving the body (uvicorn and Starlette), a tenth the store. Rejected earlier:
+``np.fromstring(sep=",")`` 750 ms, ``np.loadtxt`` 700 ms, ``np.array(blob.split(b","))``
+970 ms; and with simdjson, one parse of the whole body wrapped as a JSON array was twice as
+slow as one parse per line.
 """
 
 from __future__ import annotations
