@@ -10,6 +10,11 @@ measures:
 * the latency of the first query after a 5000-vector write (the stall the incremental
   matrix removes).
 
+``--write-only`` measures just the write path the way ``harness.probe_emulator`` does: one
+pre-encoded 5000-vector body (no metadata) upserted ``--writes`` times into a fresh index
+(replacing the same ids after the first), by one client and then by ``--clients`` clients
+at once; it reports the median request time as vectors/s and the aggregate rate.
+
 Run with ``.venv/bin/python benchmarks/emulator_bench.py [--vectors 100000] [--dims 768]``.
 Prints a Markdown table and exits 0.
 """
@@ -20,6 +25,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -148,6 +154,50 @@ def run(vectors: int, dims: int, queries: int, data_dir: str | None) -> list[Row
     return rows
 
 
+def write_throughput(dims: int, writes: int, clients: int, data_dir: str | None) -> list[Row]:
+    """Upsert one pre-encoded ``BATCH``-vector body ``writes`` times per client."""
+    rng = np.random.default_rng(0)
+    values: npt.NDArray[np.float32] = rng.standard_normal((BATCH, dims)).astype(np.float32)
+    body = b"".join(encode_vector(f"probe-{i}", values[i]) for i in range(BATCH))
+    ndjson = {"content-type": "application/x-ndjson"}
+    rows: list[Row] = []
+    with LocalCloudflare(data_dir=data_dir) as cf:
+        base = f"{cf.base_url}/accounts/{cf.account_id}/vectorize/v2/indexes"
+        headers = {"Authorization": f"Bearer {cf.api_token}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
+            _post(
+                client,
+                base,
+                json={"name": INDEX, "config": {"dimensions": dims, "metric": "cosine"}},
+            )
+            _post(client, f"/{INDEX}/upsert", content=body, headers=ndjson)  # warm-up
+
+        def one_client(times: list[float]) -> None:
+            with httpx.Client(base_url=base, headers=headers, timeout=300) as own:
+                for _ in range(writes):
+                    _, elapsed = _post(own, f"/{INDEX}/upsert", content=body, headers=ndjson)
+                    times.append(elapsed)
+
+        for count in sorted({1, clients}):
+            times: list[float] = []
+            threads = [threading.Thread(target=one_client, args=(times,)) for _ in range(count)]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - started
+            median = statistics.median(times)
+            rows.append(
+                Row(
+                    f"upsert, pre-encoded {BATCH} x {dims} body, {count} client(s)",
+                    f"{median * 1000:.0f} ms/request median = {BATCH / median:,.0f} vectors/s;"
+                    f" aggregate {BATCH * len(times) / wall:,.0f} vectors/s",
+                )
+            )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--vectors", type=int, default=100_000, help="vectors in the index")
@@ -156,15 +206,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--file", action="store_true", help="use a file-backed store in a temporary directory"
     )
+    parser.add_argument(
+        "--write-only", action="store_true", help="measure only the upsert path (see above)"
+    )
+    parser.add_argument("--writes", type=int, default=8, help="upserts per client (--write-only)")
+    parser.add_argument("--clients", type=int, default=2, help="concurrent clients (--write-only)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+
+    def measure(data_dir: str | None) -> list[Row]:
+        if args.write_only:
+            return write_throughput(args.dims, args.writes, args.clients, data_dir)
+        return run(args.vectors, args.dims, args.queries, data_dir)
+
     if args.file:
         with tempfile.TemporaryDirectory(prefix="emulator-bench-") as tmp:
-            rows = run(args.vectors, args.dims, args.queries, tmp)
+            rows = measure(tmp)
     else:
-        rows = run(args.vectors, args.dims, args.queries, None)
+        rows = measure(None)
     store = "file-backed (WAL)" if args.file else "in-memory"
-    print(f"\n{args.vectors:,} x {args.dims} vectors, cosine, {store} store\n")
+    scope = (
+        f"{args.dims}-d writes" if args.write_only else f"{args.vectors:,} x {args.dims} vectors"
+    )
+    print(f"\n{scope}, cosine, {store} store\n")
     print("| measurement | result |")
     print("|---|---|")
     for row in rows:

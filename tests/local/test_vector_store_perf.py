@@ -248,8 +248,11 @@ def test_restart_gives_the_same_results(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_failed_mutation_leaves_the_matrix_as_it_was(tmp_path: Path) -> None:
-    store = VectorStore(tmp_path)
+@pytest.mark.parametrize("persistent", [False, True])
+def test_failed_mutation_leaves_the_matrix_as_it_was(tmp_path: Path, persistent: bool) -> None:
+    """A write that fails (unserialisable metadata) changes nothing, in memory (where no
+    reload can repair anything) as in a file-backed store (which reloads)."""
+    store = VectorStore(tmp_path if persistent else None)
     store.create_index("docs", 2, "cosine", "")
     good = [
         NewVector(f"g{i}", np.array([i, 1], dtype=np.float32).tobytes(), None, None)
@@ -262,6 +265,27 @@ def test_failed_mutation_leaves_the_matrix_as_it_was(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         store.write("docs", bad, replace=True)
     _check_rows(store, "docs", model)
+    store.close()
+
+
+def test_in_memory_store_keeps_no_vector_rows_in_sqlite() -> None:
+    """Without a data directory the values live once, in the matrix; the vectors table
+    (which only a restart would read) stays empty, while index definitions are kept."""
+    store = VectorStore(None)
+    store.create_index("docs", 2, "cosine", "")
+    store.create_metadata_index("docs", "color", "string")
+    batch = [
+        NewVector(f"v{i}", np.array([i, 1], dtype=np.float32), None, {"color": "red"})
+        for i in range(3)
+    ]
+    store.write("docs", batch, replace=True)
+    store.delete_ids("docs", ["v0"])
+    store.delete_metadata_index("docs", "color")
+    db = store._db
+    assert db.execute("SELECT COUNT(*) FROM vectors").fetchone() == (0,)
+    assert db.execute("SELECT name FROM indexes").fetchall() == [("docs",)]
+    assert [r.id for r, _ in store.get_ids("docs", ["v0", "v1", "v2"])] == ["v1", "v2"]
+    assert all(not r.indexed for r, _ in store.get_ids("docs", ["v1", "v2"]))
     store.close()
 
 
