@@ -1,7 +1,8 @@
 """The floor of this stack: the least a Python client on httpx can do to ingest documents.
 
 No framework, no checks, no retries, no rate limits, no metering: one ``httpx.AsyncClient``
-sends every embedding request of a job at once (up to 64 in flight), reads each answer
+(over aiohttp's pool when installed, as the package's async clients are) sends every
+embedding request of a job at once (up to 64 in flight), reads each answer
 with the same simdjson decoder the package uses, writes each vector as an orjson NDJSON
 line, and sends writes of 500 vectors as soon as they fill (up to 8 in flight). Whatever
 the package's paths take beyond this row is their own overhead; what this row takes beyond
@@ -12,18 +13,20 @@ floats, which no client of this stack avoids.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
 import numpy as np
 import orjson
 
+from cloudflare_ai import aiohttp_backend
 from cloudflare_ai.embedding_json import native_embeddings
+from cloudflare_ai.transport import _ssl_context
 
-from .harness import Emulator, document, reset_index, vector_count
+from .harness import Emulator, document, reset_index
 
 MODEL = "@cf/baai/bge-base-en-v1.5"
+FLOOR = "floor: bare client, same HTTP pool, simdjson + orjson"
 EMBED_BATCH = 100
 WRITE_BATCH = 500
 
@@ -32,19 +35,25 @@ async def _ingest(emu: Emulator, n: int, index: str) -> tuple[int, int]:
     base = f"{emu.base_url}/accounts/{emu.account_id}"
     headers = {"Authorization": f"Bearer {emu.api_token}"}
     limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    timeout = httpx.Timeout(60.0)
+    client_of = (
+        aiohttp_backend.async_client(timeout=timeout, limits=limits, verify=_ssl_context())
+        if aiohttp_backend.available()
+        else httpx.AsyncClient(timeout=timeout, limits=limits)
+    )
     embeds = asyncio.Semaphore(64)
     writes_in_flight = asyncio.Semaphore(8)
     pending: list[bytes] = []
     writes: list[asyncio.Task[None]] = []
     count = {"embed": 0, "write": 0}
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as client:
+    async with client_of as client:
 
         async def write(lines: list[bytes]) -> None:
             async with writes_in_flight:
                 response = await client.post(
                     f"{base}/vectorize/v2/indexes/{index}/upsert",
                     content=b"".join(lines),
-                    headers={"Content-Type": "application/x-ndjson"},
+                    headers={**headers, "Content-Type": "application/x-ndjson"},
                 )
                 response.raise_for_status()
                 count["write"] += 1
@@ -59,7 +68,9 @@ async def _ingest(emu: Emulator, n: int, index: str) -> tuple[int, int]:
             ids = [f"doc-{i}" for i in range(start, min(n, start + EMBED_BATCH))]
             texts = [document(i) for i in range(start, start + len(ids))]
             async with embeds:
-                response = await client.post(f"{base}/ai/run/{MODEL}", json={"text": texts})
+                response = await client.post(
+                    f"{base}/ai/run/{MODEL}", json={"text": texts}, headers=headers
+                )
             response.raise_for_status()
             decoded = native_embeddings(response.content)
             assert decoded is not None
@@ -79,21 +90,10 @@ async def _ingest(emu: Emulator, n: int, index: str) -> tuple[int, int]:
 
 
 def bench_floor(emu: Emulator, n: int) -> dict[str, Any]:
-    """Time the floor client on ``n`` documents (wall and CPU) and check what was stored."""
+    """Time the floor client on ``n`` documents, measured like the frameworks' rows."""
+    from .frameworks import _measure
+
     index = f"floor-{n}"
     reset_index(emu, index)
-    cpu, started = time.process_time(), time.perf_counter()
-    embed_requests, write_requests = asyncio.run(_ingest(emu, n, index))
-    wall = time.perf_counter() - started
-    cpu = time.process_time() - cpu
-    return {
-        "path": "floor: bare httpx + simdjson + orjson",
-        "documents": n,
-        "index": index,
-        "stored": vector_count(emu, index),
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "cpu_ms_per_vector": cpu / n * 1000,
-        "embed_requests": embed_requests,
-        "write_requests": write_requests,
-    }
+    row = _measure(emu, n, index, lambda: asyncio.run(_ingest(emu, n, index)))
+    return {"path": FLOOR, **row}

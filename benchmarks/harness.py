@@ -32,7 +32,7 @@ import orjson
 from cloudflare_ai.config import ClientSettings
 from cloudflare_ai.models import DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL
 from cloudflare_ai.ndjson import encode_vector
-from cloudflare_ai.pipeline import ingest
+from cloudflare_ai.pipeline import ingest, plan
 from cloudflare_ai.vectorize import VectorizeClient
 from cloudflare_ai.workers_ai import WorkersAIClient
 from cloudflare_ai_local.config import DEFAULT_ACCOUNT_ID, DEFAULT_API_TOKEN
@@ -385,13 +385,16 @@ def bench_ingest(
     emu: Emulator,
     n: int,
     *,
-    concurrency: int,
+    concurrency: int | None,
     rtt_ms: float,
     write_batch: int | None = None,
     index: str | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Embed and store ``n`` short documents with ``pipeline.ingest``."""
+    """Embed and store ``n`` short documents with ``pipeline.ingest``. ``concurrency=None``
+    lets the pipeline size itself (:func:`cloudflare_ai.pipeline.plan`); the lower bound is
+    then the rounds of embedding requests its plan allows, plus one round trip for the last
+    write."""
     index = index or f"bench-{n}"
     reset_index(emu, index)
     if write_batch:
@@ -401,14 +404,20 @@ def bench_ingest(
         report = ingest(
             records(n),
             index=index,
-            settings=emu.settings(concurrency),
+            settings=emu.settings(concurrency or 8),
             concurrency=concurrency,
             **options,
         )
         wall = time.perf_counter() - started
         cpu = time.process_time() - cpu
     stored = vector_count(emu, index)
-    lower = report.requests / concurrency * rtt_ms / 1000
+    if concurrency is None:
+        sizing = plan(DEFAULT_EMBEDDING_MODEL, expected=n, write_batch=write_batch)
+        rounds = -(-report.embed_requests // sizing.embed_slots) + 1
+        lower = rounds * rtt_ms / 1000
+        concurrency = sizing.total_slots
+    else:
+        lower = report.requests / concurrency * rtt_ms / 1000
     return {
         "documents": n,
         "written": report.written,

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import frameworks, harness, peers, report  # noqa: E402
+from benchmarks import floor, frameworks, harness, peers, report  # noqa: E402
 
 
 def _log(message: str) -> None:
@@ -61,7 +61,7 @@ def run_all(
     *,
     sizes: list[int],
     rtt_ms: float,
-    concurrency: int,
+    concurrency: int | None,
     write_batch: int | None = None,
     queries: int = 30,
     stream_repeats: int = 15,
@@ -92,7 +92,7 @@ def run_all(
             f"{row['vs_lower_bound']:.2f} x the lower bound"
         )
         results["ingest"].append(row)
-        for bench in (frameworks.bench_langchain, frameworks.bench_llamaindex):
+        for bench in (floor.bench_floor, frameworks.bench_langchain, frameworks.bench_llamaindex):
             _log(f"{bench.__name__} {n:,} documents …")
             framework_row = bench(emu, n)
             _log(f"  {framework_row['wall_s']:.2f} s")
@@ -171,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=8,
-        help="requests in flight allowed (default: %(default)s, the library's)",
+        default=None,
+        help="requests in flight for the core pipeline row (default: derived by the pipeline "
+        "from the work and the model's rate limit, as users get it)",
     )
     parser.add_argument(
         "--write-batch",

@@ -34,9 +34,9 @@ needs, no authentication, no search. ``harness.BenchServer`` starts it in a chil
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import asyncio
 import datetime as dt
+import importlib.util
 import time
 import uuid
 from collections import deque
