@@ -53,7 +53,11 @@ class Chunk:
 
     @property
     def body(self) -> bytes:
-        return b"".join(self.lines)
+        """The request body. Joined once: the lines are then replaced by it, so a write in
+        flight holds its vectors once, not twice (and a retry sends the same bytes)."""
+        if len(self.lines) != 1:
+            self.lines[:] = [b"".join(self.lines)]
+        return self.lines[0] if self.lines else b""
 
 
 def chunk_lines(

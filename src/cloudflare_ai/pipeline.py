@@ -81,14 +81,17 @@ RecordLike = (
 #: calls it once per batch, many batches concurrently.
 Embedder = Callable[[list[str]], Awaitable[EmbeddingArray]]
 
-#: Most requests of one kind in flight when the caller does not set ``concurrency``: a bound
-#: on sockets and on memory, far above what the published rate limits let through anyway.
-MAX_DERIVED_CONCURRENCY = 64
+#: Most embedding requests in flight when the caller does not set ``concurrency``: a bound on
+#: sockets and memory (each answer is ~1 MB of JSON at 768 dimensions). The client's CPU, not
+#: the round trip, bounds a large ingestion well below this (measured: 32 and 50 in flight
+#: took the same time for 10,000 documents at 80 ms, 50 with more memory).
+MAX_DERIVED_CONCURRENCY = 32
 #: Embedding requests in flight for a model whose rate limit is not published.
 UNKNOWN_MODEL_CONCURRENCY = 16
-#: Write requests in flight when derived (Vectorize answers writes quickly; the bodies are
-#: large, so a few at a time saturate the link).
-DERIVED_WRITE_CONCURRENCY = 8
+#: Write requests in flight when derived. The bodies are large (~4.7 MB for 500 vectors, held
+#: two or three times over while sending), and four of them at a time already write faster
+#: than the client can embed.
+DERIVED_WRITE_CONCURRENCY = 4
 #: Vectors per write request by default: ~4.5 MB of NDJSON at 768 dimensions. Small enough
 #: that the first write leaves once five embedding answers are in; large enough that
 #: 100,000 vectors are 200 writes, under the API's 240 a minute.
@@ -127,7 +130,7 @@ def plan(
     """Size an ingestion to the work and to the model's published rate limit.
 
     Without ``concurrency``, embedding requests in flight are one second's worth of the
-    model's requests-per-minute limit (3000/min for BGE: 50), at most
+    model's requests-per-minute limit (3000/min for BGE: 50, capped to 32), at most
     :data:`MAX_DERIVED_CONCURRENCY`, and never more than the ``expected`` number of batches
     (so 2,000 documents are 20 requests, all in flight at once); writes get their own
     :data:`DERIVED_WRITE_CONCURRENCY` slots. With ``concurrency`` (e.g. an explicit

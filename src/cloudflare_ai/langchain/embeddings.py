@@ -58,8 +58,8 @@ class WorkersAIEmbeddings(CloudflareConnection, Embeddings):
 
     def _default_max_concurrency(self) -> int | None:
         """Unless ``max_concurrency`` is set: one second's worth of the model's published
-        requests-per-minute limit in flight (50 for BGE), so every batch of a large call is
-        sent at once (the shared rate limiter still paces them on Cloudflare's hosts)."""
+        requests-per-minute limit in flight (at most 32: 32 for BGE), so the batches of a large
+        call go out together (the shared rate limiter still paces them on Cloudflare's hosts)."""
         return derived_embed_concurrency(self.model)
 
     @property
