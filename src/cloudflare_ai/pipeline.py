@@ -29,6 +29,7 @@ from collections.abc import (
     Callable,
     Coroutine,
     Iterable,
+    Iterator,
     Mapping,
     Sequence,
     Sized,
@@ -43,7 +44,7 @@ from .config import ClientSettings
 from .documents import TEXT_KEY, document_id
 from .errors import BudgetExceededError, PartialWriteError, ValidationError
 from .models import DEFAULT_EMBEDDING_MODEL, get_model, require_model
-from .ndjson import Chunk, chunk_lines, encode_vector
+from .ndjson import Chunk, ChunkBuffer, encode_vector
 from .ratelimit import SlidingWindow, workers_ai_requests_per_minute
 from .tokens import LongInputs
 from .transport import RetryPolicy
@@ -307,9 +308,10 @@ def _workers_ai_embedder(
 
 def _encode_rows(
     records: Sequence[Record], matrix: Any, dims: int | None
-) -> list[tuple[str, bytes]]:
+) -> Iterator[tuple[str, bytes]]:
     """NDJSON lines of checked records and their vectors (one float32 row each), straight
-    from the array: one finiteness check per batch, no Python floats."""
+    from the array: one finiteness check per batch (made at once), no Python floats. Lines
+    are made one at a time as they are read, to be copied into a request body."""
     array = np.asarray(matrix, dtype=np.float32)
     if array.ndim != 2 or array.shape[0] != len(records):
         raise ValidationError(
@@ -328,10 +330,10 @@ def _encode_rows(
             item=records[row].id,
             field="values",
         )
-    return [
+    return (
         (r.id, encode_vector(r.id, row, r.metadata, r.namespace))
         for r, row in zip(records, array, strict=True)
-    ]
+    )
 
 
 async def aingest(
@@ -411,11 +413,10 @@ async def aingest(
     mutations: list[str] = []
     failed: list[str] = []
     errors: list[BaseException] = []
-    pending: list[tuple[str, bytes]] = []
+    pending = ChunkBuffer(max_vectors=sizing.write_batch)
     embeds: set[asyncio.Task[None]] = set()
     writes: set[asyncio.Task[None]] = set()
     kind: WriteKind = "upsert" if upsert else "insert"
-    batch_size = sizing.write_batch
     embed_size = sizing.embed_batch
 
     def report() -> None:
@@ -447,15 +448,18 @@ async def aingest(
             for _ in chunk.ids:
                 memory.release()
 
-    def flush(force: bool) -> None:
-        while pending and (force or len(pending) >= batch_size):
-            take, pending[:] = pending[:batch_size], pending[batch_size:]
-            for chunk in chunk_lines(take, max_vectors=batch_size):
-                writes.add(asyncio.create_task(write(chunk)))
+    def send(chunk: Chunk) -> None:
+        writes.add(asyncio.create_task(write(chunk)))
 
-    def lines_ready(lines: list[tuple[str, bytes]]) -> None:
-        pending.extend(lines)
-        flush(force=False)
+    def flush() -> None:
+        if len(pending):
+            send(pending.take())
+
+    def lines_ready(lines: Iterable[tuple[str, bytes]]) -> None:
+        for vector_id, line in lines:
+            full = pending.add(vector_id, line)
+            if full is not None:
+                send(full)
 
     async def embed(batch: list[Record]) -> None:
         try:
@@ -547,9 +551,8 @@ async def aingest(
     # Writes leave as embeddings arrive; the remainder once every embedding is in.
     await asyncio.gather(*embeds)
     if write_failed():
-        failed.extend(vector_id for vector_id, _ in pending)
-        pending.clear()
-    flush(force=True)
+        failed.extend(pending.take().ids)
+    flush()
     await asyncio.gather(*writes)
     if errors and not ids and isinstance(errors[0], BudgetExceededError):
         raise errors[0]  # refused before anything was sent: nothing to list

@@ -212,3 +212,25 @@ def test_ndjson_round_trip_property(
         for key, value in meta.items():
             if isinstance(value, float):
                 assert math.isfinite(record["metadata"][key])
+
+
+def test_chunk_buffer_closes_chunks_by_count_and_by_bytes() -> None:
+    from cloudflare_ai.ndjson import ChunkBuffer
+
+    lines = [(f"v{i}", b'{"id":"v%d"}\n' % i) for i in range(7)]
+    buffer = ChunkBuffer(max_vectors=3, max_bytes=1000)
+    closed = [c for vid, line in lines if (c := buffer.add(vid, line)) is not None]
+    assert [c.ids for c in closed] == [["v0", "v1", "v2"], ["v3", "v4", "v5"]]
+    assert closed[0].body == b"".join(line for _, line in lines[:3])
+    assert closed[0].size == len(closed[0].body)
+    assert len(buffer) == 1 and buffer.ids == ["v6"]
+    rest = buffer.take()
+    assert rest.ids == ["v6"] and rest.body == lines[6][1] and len(buffer) == 0
+
+    small = ChunkBuffer(max_vectors=100, max_bytes=25)
+    sizes = [small.add(f"v{i}", b"x" * 10) for i in range(5)]
+    full = [c for c in sizes if c is not None]
+    assert [c.ids for c in full] == [["v0", "v1"], ["v2", "v3"]]  # a third line would pass 25
+    assert all(c.size <= 25 for c in full)
+    with pytest.raises(ValueError, match="v9"):
+        small.add("v9", b"x" * 26)

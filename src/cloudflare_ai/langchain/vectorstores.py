@@ -44,7 +44,7 @@ import asyncio
 import copy
 import hashlib
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Self, cast
@@ -130,12 +130,25 @@ class _Batch:
     metadatas: list[dict[str, Any]]
     namespace: str | None
 
-    def records(self) -> list[Record]:
+    def records(self) -> _Records:
         """The pipeline's records: text to embed, metadata as checked (text included)."""
-        return [
-            Record(i, t, m or None, self.namespace)
-            for i, t, m in zip(self.ids, self.texts, self.metadatas, strict=True)
-        ]
+        return _Records(self)
+
+
+class _Records:
+    """A batch's records, made as the pipeline reads them (100,000 documents are not 100,000
+    more objects at once); sized, so the pipeline still plans for the whole batch."""
+
+    def __init__(self, batch: _Batch) -> None:
+        self._batch = batch
+
+    def __len__(self) -> int:
+        return len(self._batch.ids)
+
+    def __iter__(self) -> Iterator[Record]:
+        b = self._batch
+        for i, t, m in zip(b.ids, b.texts, b.metadatas, strict=True):
+            yield Record(i, t, m or None, b.namespace)
 
 
 @dataclass(slots=True)
