@@ -243,35 +243,39 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
         """Every node as a pipeline record carrying its embedding (written, never
         re-embedded), all checked before anything is sent.
 
-        Per node: the id, that it has an embedding, its vector, then its metadata
-        (:func:`_node_metadata`), in that order; the first node (by position) with a problem
-        is named in a :class:`NodeValidationError`. The vectors are converted and checked
-        together (:func:`_vector_matrix`): each record carries a row of one float32 matrix,
-        which the pipeline writes as it is."""
-        embeddings: list[Any] = []
+        Per node, in this order: the id, that it has an embedding, its vector, its metadata
+        (:func:`_node_metadata`); the first node (by position) with a problem is named in a
+        :class:`NodeValidationError`. The vectors are converted and checked together
+        (:func:`_vectors`): each record carries a row of one float32 matrix, which the
+        pipeline writes as it is."""
+        embeddings = [node.embedding for node in nodes]
+        matrix, bad, dimensions = _vectors(embeddings, self._expected_dimensions())
+        checked: list[tuple[str, dict[str, Any]]] = []
         for position, node in enumerate(nodes):
+            node_id = node.node_id
             with _naming(node, position):
-                check_id(node.node_id, position)
-                if node.embedding is None:
+                check_id(node_id, position)
+                if embeddings[position] is None:
                     raise ValidationError(
                         "has no embedding; embed nodes before adding them (VectorStoreIndex "
                         "does this with its embed_model)",
                         field="values",
                     )
-            embeddings.append(node.embedding)
-        matrix = _vector_matrix(nodes, embeddings, self._expected_dimensions())
-        records: list[Record] = []
-        for position, node in enumerate(nodes):
-            node_id = node.node_id
-            with _naming(node, position):
+                if position == bad:
+                    check_values(embeddings[position], dimensions, node_id, position)
+                    raise AssertionError(f"check_values accepted the vector at {position}")
                 try:
                     metadata = _node_metadata(node, self.flat_metadata)
                 except ValueError as exc:
                     raise ValidationError(str(exc), field="metadata") from None
                 check_metadata(metadata, node_id, position)
-            records.append(Record(node_id, "", metadata, self.namespace, matrix[position]))
-        check_unique_ids([r.id for r in records])
-        return records
+            checked.append((node_id, metadata))
+        assert matrix is not None  # every node has a good vector: all were converted
+        check_unique_ids([node_id for node_id, _ in checked])
+        return [
+            Record(node_id, "", metadata, self.namespace, row)
+            for (node_id, metadata), row in zip(checked, matrix, strict=True)
+        ]
 
     def _expected_dimensions(self) -> int | None:
         """The vector length writes must have, when known before looking at the nodes: the
@@ -705,39 +709,45 @@ def _naming(node: BaseNode, position: int) -> Iterator[None]:
         ) from None
 
 
-def _vector_matrix(
-    nodes: Sequence[BaseNode], embeddings: list[Any], dimensions: int | None
-) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """Every node's embedding as one row of a float32 matrix, converted by one numpy call
-    instead of one check per node, with the same rules and messages as ``check_values``:
-    a flat, non-empty list of numbers, of ``dimensions`` values (when known; else the first
-    node's count), finite, and within float32's range.
+def _vectors(
+    embeddings: Sequence[Any], dimensions: int | None
+) -> tuple[np.ndarray[Any, np.dtype[np.float32]] | None, int | None, int | None]:
+    """Every embedding as one row of a float32 matrix, converted by one numpy call instead
+    of one check per node, under the rules of ``check_values``: a flat, non-empty list of
+    numbers, of ``dimensions`` values (when known; else as many as the first), finite and
+    within float32's range. Returns the matrix (None when some vector is missing or bad),
+    the position of the first bad vector (None if there is none) and the dimensions it was
+    held to; the caller re-checks that one vector with ``check_values`` for its message.
 
     Python floats are converted straight to float32 (the same rounding as through float64);
     a value that overflows becomes infinite there, so one finiteness test of the float32
-    matrix finds both non-finite and overflowing values. The first offending node is then
-    re-checked alone with ``check_values``, whose error (naming the node and the value) is
-    raised. Embeddings numpy cannot stack (of different lengths, or not numbers) take that
-    per-node path for every node."""
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            matrix = np.array(embeddings, dtype=np.float32)
-    except (TypeError, ValueError, OverflowError):
-        matrix = None
-    if matrix is None or matrix.ndim != 2 or matrix.shape[1] == 0:
-        rows: list[np.ndarray[Any, np.dtype[np.float32]]] = []
-        for position, (node, embedding) in enumerate(zip(nodes, embeddings, strict=True)):
-            with _naming(node, position):
-                rows.append(check_values(embedding, dimensions, node.node_id, position))
-            dimensions = dimensions or int(rows[-1].size)
-        return np.stack(rows)
-    wrong = dimensions is not None and matrix.shape[1] != dimensions
-    bad = 0 if wrong else _first_false(np.isfinite(matrix).all(axis=1))
-    if bad is not None:
-        with _naming(nodes[bad], bad):
-            check_values(embeddings[bad], dimensions, nodes[bad].node_id, bad)
-        raise AssertionError(f"check_values accepted the vector at position {bad}")
-    return matrix
+    matrix finds both non-finite and overflowing values. Embeddings numpy cannot stack (of
+    different lengths, not numbers, or some missing) are checked one by one instead."""
+    if all(e is not None for e in embeddings):
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                matrix = np.array(embeddings, dtype=np.float32)
+        except (TypeError, ValueError, OverflowError):
+            pass
+        else:
+            if matrix.ndim == 2 and matrix.shape[1] > 0:
+                if dimensions is not None and matrix.shape[1] != dimensions:
+                    return None, 0, dimensions
+                width = int(matrix.shape[1])
+                bad = _first_false(np.isfinite(matrix).all(axis=1))
+                return (matrix, None, width) if bad is None else (None, bad, width)
+    rows: list[np.ndarray[Any, np.dtype[np.float32]]] = []
+    for position, embedding in enumerate(embeddings):
+        if embedding is None:
+            continue
+        try:
+            rows.append(check_values(embedding, dimensions, None, position))
+        except ValidationError:
+            return None, position, dimensions
+        dimensions = dimensions or int(rows[-1].size)
+    if len(rows) < len(embeddings):
+        return None, None, dimensions  # a missing embedding: the caller names its node
+    return np.stack(rows), None, dimensions
 
 
 def _first_false(flags: Any) -> int | None:
