@@ -644,6 +644,8 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
 
 
 _NO_EMBEDDING = {"embedding"}
+#: ``json.dumps(obj, ensure_ascii=False)``'s encoder, built once instead of once per node.
+_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 @functools.cache
@@ -677,7 +679,7 @@ def _node_metadata(node: BaseNode, flat_metadata: bool) -> dict[str, Any]:
     node_dict["embedding"] = None
     node_dict.update(items[at:])
     metadata: dict[str, Any] = node_dict.get("metadata", {})
-    metadata["_node_content"] = json.dumps(node_dict, ensure_ascii=False)
+    metadata["_node_content"] = _JSON.encode(node_dict)
     metadata["_node_type"] = node.class_name()
     ref_doc_id = node.ref_doc_id or "None"
     metadata["document_id"] = ref_doc_id
