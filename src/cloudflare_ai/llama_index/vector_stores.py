@@ -7,9 +7,12 @@ split them at Vectorize's limits, retry transient failures and wait for mutation
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -184,11 +187,13 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
 
     #: Caches that depend on the connection: rebuilt, never copied nor pickled.
     lazy_private_attributes: ClassVar[frozenset[str]] = (
-        CloudflareConnection.lazy_private_attributes | {"_metric", "_ready"}
+        CloudflareConnection.lazy_private_attributes | {"_metric", "_ready", "_index_dimensions"}
     )
 
     _metric: str | None = PrivateAttr(default=None)
     _ready: bool = PrivateAttr(default=False)
+    #: The index's vector length, once read (``_index_ready``): every later write must match.
+    _index_dimensions: int | None = PrivateAttr(default=None)
 
     def __init__(self, index_name: str | None = None, **kwargs: Any) -> None:
         if index_name is not None:
@@ -226,54 +231,57 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
         write creates it again."""
         self.client.delete_index(self.index_name, missing_ok=missing_ok)
         self._ready = False
+        self._index_dimensions = None
 
     async def adelete_index(self, *, missing_ok: bool = False) -> None:
         await self.aclient.delete_index(self.index_name, missing_ok=missing_ok)
         self._ready = False
+        self._index_dimensions = None
 
     # --- building vectors and nodes -----------------------------------------------------
     def _records(self, nodes: Sequence[BaseNode]) -> list[Record]:
         """Every node as a pipeline record carrying its embedding (written, never
-        re-embedded), all checked before anything is sent."""
-        records: list[Record] = []
-        dimensions: int | None = None
+        re-embedded), all checked before anything is sent.
+
+        Per node, in this order: the id, that it has an embedding, its vector, its metadata
+        (:func:`_node_metadata`); the first node (by position) with a problem is named in a
+        :class:`NodeValidationError`. The vectors are converted and checked together
+        (:func:`_vectors`): each record carries a row of one float32 matrix, which the
+        pipeline writes as it is."""
+        embeddings = [node.embedding for node in nodes]
+        matrix, bad, dimensions = _vectors(embeddings, self._expected_dimensions())
+        checked: list[tuple[str, dict[str, Any]]] = []
         for position, node in enumerate(nodes):
             node_id = node.node_id
-            try:
+            with _naming(node, position):
                 check_id(node_id, position)
-                embedding = node.embedding
-                if embedding is None:
+                if embeddings[position] is None:
                     raise ValidationError(
                         "has no embedding; embed nodes before adding them (VectorStoreIndex "
                         "does this with its embed_model)",
                         field="values",
                     )
-                values = check_values(embedding, dimensions, node_id, position)
-                dimensions = dimensions or int(values.size)
+                if position == bad:
+                    check_values(embeddings[position], dimensions, node_id, position)
+                    raise AssertionError(f"check_values accepted the vector at {position}")
                 try:
-                    metadata = node_to_metadata_dict(
-                        node, remove_text=False, flat_metadata=self.flat_metadata
-                    )
+                    metadata = _node_metadata(node, self.flat_metadata)
                 except ValueError as exc:
                     raise ValidationError(str(exc), field="metadata") from None
                 check_metadata(metadata, node_id, position)
-            except ValidationError as exc:
-                detail = str(exc).removeprefix(f"vector {node_id!r} at position {position}: ")
-                raise NodeValidationError(
-                    f"node {node_id!r} at position {position}: {detail}"
-                    + (
-                        " (the node's text, metadata and relationships are all stored in "
-                        "Vectorize metadata; use smaller chunks or less metadata)"
-                        if exc.field == "metadata" and "bytes" in str(exc)
-                        else ""
-                    ),
-                    item=node_id,
-                    position=position,
-                    field=exc.field,
-                ) from None
-            records.append(Record(node_id, "", metadata, self.namespace, values))
-        check_unique_ids([r.id for r in records])
-        return records
+            checked.append((node_id, metadata))
+        assert matrix is not None  # every node has a good vector: all were converted
+        check_unique_ids([node_id for node_id, _ in checked])
+        return [
+            Record(node_id, "", metadata, self.namespace, row)
+            for (node_id, metadata), row in zip(checked, matrix, strict=True)
+        ]
+
+    def _expected_dimensions(self) -> int | None:
+        """The vector length writes must have, when known before looking at the nodes: the
+        index's (learnt when the store prepared it), else ``dimensions`` (the index is
+        created with it, or checked against it)."""
+        return self._index_dimensions or self.dimensions
 
     @staticmethod
     def _node(vector_id: str, metadata: Mapping[str, Any] | None, values: Any = None) -> BaseNode:
@@ -404,6 +412,7 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
                 item=self.index_name,
             )
         self._metric = metric
+        self._index_dimensions = index.config.dimensions
 
     def _setup(self, dimensions: int) -> dict[str, Any]:
         """``ensure_index`` arguments: the index, and the metadata indexes filters need."""
@@ -632,6 +641,122 @@ class VectorizeVectorStore(CloudflareConnection, BasePydanticVectorStore):
         await self.aclient.delete_matching(
             self.index_name, None, namespace=self.namespace, wait_timeout=self.wait_timeout
         )
+
+
+_NO_EMBEDDING = {"embedding"}
+#: ``json.dumps(obj, ensure_ascii=False)``'s encoder, built once instead of once per node.
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
+@functools.cache
+def _fields_before_embedding(node_type: type[BaseNode]) -> frozenset[str]:
+    """The fields a node class serialises before ``embedding`` (pydantic dumps fields in
+    declaration order): where the key goes back so the JSON matches LlamaIndex's."""
+    names = list(node_type.model_fields)
+    return frozenset(names[: names.index("embedding")]) if "embedding" in names else frozenset()
+
+
+def _node_metadata(node: BaseNode, flat_metadata: bool) -> dict[str, Any]:
+    """Exactly what LlamaIndex's ``node_to_metadata_dict(node, remove_text=False)`` returns,
+    built without serialising the embedding.
+
+    LlamaIndex dumps the whole node to a dict, every float of its embedding included, only to
+    set the embedding to None and ``json.dumps`` the rest into ``_node_content``. Here the
+    node is dumped without its embedding and ``"embedding": null`` is put back in its place,
+    so ``_node_content`` is the same string, byte for byte (``json.dumps`` of a small dict
+    costs little; the embedding was the expensive part), and the other keys are LlamaIndex's:
+    the node's metadata (JSON mode), ``_node_type`` and ``document_id`` / ``doc_id`` /
+    ``ref_doc_id``. ``flat_metadata`` goes through LlamaIndex's own function, whose check it
+    needs.
+    """
+    if flat_metadata:
+        return node_to_metadata_dict(node, remove_text=False, flat_metadata=True)
+    dumped = node.model_dump(mode="json", exclude=_NO_EMBEDDING)
+    before = _fields_before_embedding(type(node))
+    items = list(dumped.items())
+    at = sum(1 for key, _ in items if key in before)
+    node_dict = dict(items[:at])
+    node_dict["embedding"] = None
+    node_dict.update(items[at:])
+    metadata: dict[str, Any] = node_dict.get("metadata", {})
+    metadata["_node_content"] = _JSON.encode(node_dict)
+    metadata["_node_type"] = node.class_name()
+    ref_doc_id = node.ref_doc_id or "None"
+    metadata["document_id"] = ref_doc_id
+    metadata["doc_id"] = ref_doc_id
+    metadata["ref_doc_id"] = ref_doc_id
+    return metadata
+
+
+@contextmanager
+def _naming(node: BaseNode, position: int) -> Iterator[None]:
+    """Re-raise a node's :class:`ValidationError` as a :class:`NodeValidationError` naming
+    the node and its position (with advice when its metadata is too large)."""
+    try:
+        yield
+    except ValidationError as exc:
+        node_id = node.node_id
+        detail = str(exc).removeprefix(f"vector {node_id!r} at position {position}: ")
+        raise NodeValidationError(
+            f"node {node_id!r} at position {position}: {detail}"
+            + (
+                " (the node's text, metadata and relationships are all stored in "
+                "Vectorize metadata; use smaller chunks or less metadata)"
+                if exc.field == "metadata" and "bytes" in str(exc)
+                else ""
+            ),
+            item=node_id,
+            position=position,
+            field=exc.field,
+        ) from None
+
+
+def _vectors(
+    embeddings: Sequence[Any], dimensions: int | None
+) -> tuple[np.ndarray[Any, np.dtype[np.float32]] | None, int | None, int | None]:
+    """Every embedding as one row of a float32 matrix, converted by one numpy call instead
+    of one check per node, under the rules of ``check_values``: a flat, non-empty list of
+    numbers, of ``dimensions`` values (when known; else as many as the first), finite and
+    within float32's range. Returns the matrix (None when some vector is missing or bad),
+    the position of the first bad vector (None if there is none) and the dimensions it was
+    held to; the caller re-checks that one vector with ``check_values`` for its message.
+
+    Python floats are converted straight to float32 (the same rounding as through float64);
+    a value that overflows becomes infinite there, so one finiteness test of the float32
+    matrix finds both non-finite and overflowing values. Embeddings numpy cannot stack (of
+    different lengths, not numbers, or some missing) are checked one by one instead."""
+    if all(e is not None for e in embeddings):
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                matrix = np.array(embeddings, dtype=np.float32)
+        except (TypeError, ValueError, OverflowError):
+            pass
+        else:
+            if matrix.ndim == 2 and matrix.shape[1] > 0:
+                if dimensions is not None and matrix.shape[1] != dimensions:
+                    return None, 0, dimensions
+                width = int(matrix.shape[1])
+                bad = _first_false(np.isfinite(matrix).all(axis=1))
+                return (matrix, None, width) if bad is None else (None, bad, width)
+    rows: list[np.ndarray[Any, np.dtype[np.float32]]] = []
+    for position, embedding in enumerate(embeddings):
+        if embedding is None:
+            continue
+        try:
+            rows.append(check_values(embedding, dimensions, None, position))
+        except ValidationError:
+            return None, position, dimensions
+        dimensions = dimensions or int(rows[-1].size)
+    if len(rows) < len(embeddings):
+        return None, None, dimensions  # a missing embedding: the caller names its node
+    return np.stack(rows), None, dimensions
+
+
+def _first_false(flags: Any) -> int | None:
+    """The position of the first False in ``flags``, or None when all are True."""
+    if flags.all():
+        return None
+    return int(np.argmin(flags))
 
 
 def _dimensions(records: Sequence[Record]) -> int:
