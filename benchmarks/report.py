@@ -45,6 +45,7 @@ def _framework(results: dict[str, Any], path: str, n: int) -> dict[str, Any] | N
 
 
 _LANGCHAIN = "langchain add_texts"
+_FLOOR = "floor: bare client, same HTTP pool, simdjson + orjson"
 _LLAMA = "llama-index from_documents"
 
 
@@ -480,6 +481,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
         "ours: core pipeline": [r["wall_s"] for r in ingest],
     }
     for workload, label, key in (
+        (_FLOOR, "floor: bare client", "wall_s"),
         (_LANGCHAIN, "ours: LangChain add_texts", "wall_s"),
         (_LLAMA, "ours: LlamaIndex (no splitter)", "wall_minus_splitter_s"),
     ):
@@ -517,7 +519,9 @@ def chart(results: dict[str, Any], path: Path) -> None:
                 labels.append(p["peer"].replace("langchain-", "lc-"))
                 values.append(p["p50_ms"])
         right.bar(range(len(values)), values, color="tab:green")
-        right.axhline(shown["two_rtt_ms"], color="tab:red", linestyle="--", label="2 RTT")
+        right.axhline(
+            shown["two_rtt_ms"], color="tab:red", linestyle="--", label="2 bare round trips"
+        )
         right.set_xticks(range(len(values)), labels, fontsize=7, rotation=15)
         right.set_ylabel("ms")
         right.set_title(f"Retrieval p50 ({shown['vectors']:,} vectors)", fontsize=9)
