@@ -1,7 +1,7 @@
 """Run the benchmark suite against the local emulator with injected latency.
 
     .venv/bin/python benchmarks/run.py [--sizes 2000,10000] [--rtt-ms 80] [--quick]
-        [--concurrency 8] [--out benchmarks/results]
+        [--concurrency N (default: derived, as users get it)] [--out benchmarks/results]
     .venv/bin/python benchmarks/run.py --million      # the 1,000,000-document memory check
 
 Writes ``<out>/latest.json``, ``latest.md`` and ``latest.png`` and refreshes the results
