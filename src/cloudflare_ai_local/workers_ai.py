@@ -246,6 +246,32 @@ def _max_tokens(body: Mapping[str, Any]) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_MAX_TOKENS
 
 
+def check_context_window(info: ModelInfo, body: Mapping[str, Any]) -> None:
+    """Refuse a text-generation request whose prompt tokens plus requested output tokens
+    (``max_tokens``, 256 when absent) exceed the model's ``context_window`` from the catalog,
+    as Cloudflare's inference servers do before generating anything. Prompt tokens are
+    :func:`textgen.count_tokens` of every message's text, the count the answer's usage
+    reports; chat-template and tool-schema tokens are not counted. A model the catalog gives
+    no context window is not checked.
+
+    UNCERTAIN: Cloudflare's documents are silent on this error. Third-party reports
+    (cloudflare-docs issue 29731) show HTTP 400 with vLLM's "This model's maximum context
+    length is N tokens" and the prompt and output counts after ``AiError:``; the code is not
+    shown, so 5006 (bad input, also used for over-long embedding inputs) is our choice. Also
+    UNCERTAIN: whether an absent ``max_tokens`` counts as 256 or as the model's own default."""
+    window = info.context_window
+    if not window:
+        return
+    prompt = textgen.conversation_from(body).prompt_tokens
+    requested = max(_max_tokens(body), 0)
+    if prompt + requested > window:
+        raise bad_input(
+            f"This model's maximum context length is {window} tokens: the prompt has {prompt} "
+            f"tokens and max_tokens asks for {requested} more ({prompt + requested} in all). "
+            f"Shorten the prompt or lower max_tokens."
+        )
+
+
 @dataclass(slots=True)
 class Generation:
     """What the text engine produced for one request."""
@@ -507,6 +533,7 @@ def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> 
     json_mode, _ = _json_schema_of(body)
     if stream and json_mode:
         raise ApiError(errors.JSON_STREAM)
+    check_context_window(info, body)
     gen = generate(body, seen=chat_vision.images_seen(info, body))
     engine = textgen.ENGINE_NAME
     if info.output_style == "chat.completion":
@@ -607,6 +634,7 @@ def chat_completions(body: Any) -> AiOutcome:
     stream = body.get("stream") is True
     if stream and json_mode:
         raise ApiError(errors.JSON_STREAM)  # UNCERTAIN on /ai/v1
+    check_context_window(info, body)
     seen = chat_vision.images_seen(info, body, openai_route=True)
     gen = generate(body, stop=list(textgen.stop_sequences(body.get("stop"))), seen=seen)
     if stream:

@@ -1,6 +1,7 @@
 """The emulator counts tokens the way the served tokenizers roughly do (CJK characters one each),
-so usage, streaming and ``max_tokens`` agree, and embeddings are refused over
-``max_input_tokens`` with 5006 exactly where the client's estimate says."""
+so a Japanese, Chinese or Korean prompt that is too long for Cloudflare is too long locally:
+text generation is refused over the model's context window from the catalog, embeddings over
+``max_input_tokens``, both with 5006, exactly where the client's estimate says."""
 
 from __future__ import annotations
 
@@ -13,17 +14,24 @@ import pytest
 
 from cloudflare_ai import InputTruncatedWarning, WorkersAIClient
 from cloudflare_ai.errors import APIError
+from cloudflare_ai.models import get_model
 from cloudflare_ai.tokens import estimate_tokens, truncate_to_tokens
 from cloudflare_ai_local import LocalCloudflare
 from cloudflare_ai_local.textgen import complete, count_tokens, pieces
 
-from .conftest import API, BGE, QWEN
+from .conftest import API, BGE, LLAMA, QWEN
 from .helpers import assert_error, sse_events
 
 JA = "東京は日本の首都で人口が多い"  # 14 characters, no punctuation
 ZH = "北京是中国的首都人口很多"  # 12
 KO = "서울은한국의수도입니다"  # 11 (hangul syllables)
 EN = "Vectorize stores embeddings next to their metadata."
+
+
+def _window(model: str) -> int:
+    info = get_model(model)
+    assert info is not None and info.context_window
+    return info.context_window
 
 
 def _repeat(unit: str, chars: int) -> str:
@@ -102,6 +110,57 @@ async def test_streamed_chunks_are_the_counted_tokens(client: httpx.AsyncClient)
     usage = [e["usage"] for e in events if e.get("usage")][-1]
     assert len(texts) == usage["completion_tokens"] == 4
     assert usage["prompt_tokens"] == len(JA)
+
+
+# --- context windows -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unit", [JA, ZH, KO, "word "])
+async def test_over_the_context_window_is_5006_in_every_script(
+    client: httpx.AsyncClient, unit: str
+) -> None:
+    window = _window(LLAMA)
+    # one more token than fits with the default 256 output tokens
+    text = _repeat(unit, (window - 256 + 1) * len(unit) // count_tokens(unit))
+    assert count_tokens(text) + 256 > window
+    r = await _run(client, LLAMA, {"messages": [{"role": "user", "content": text}]})
+    body = assert_error(r, 400, 5006)
+    assert f"maximum context length is {window} tokens" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("unit", [JA, ZH, KO])
+async def test_under_the_context_window_passes(client: httpx.AsyncClient, unit: str) -> None:
+    window = _window(LLAMA)
+    text = _repeat(unit, window - 256)  # exactly fills the window
+    assert count_tokens(text) + 256 == window
+    r = await _run(client, LLAMA, {"messages": [{"role": "user", "content": text}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["result"]["usage"]["prompt_tokens"] == window - 256
+
+
+async def test_same_characters_of_english_fit_where_japanese_does_not(
+    client: httpx.AsyncClient,
+) -> None:
+    window = _window(LLAMA)
+    chars = window  # as many characters as the window has tokens
+    english = _repeat("Vectorize stores embeddings. ", chars)
+    japanese = _repeat(JA, chars)
+    ok = await _run(client, LLAMA, {"prompt": english})
+    assert ok.status_code == 200, ok.text
+    assert_error(await _run(client, LLAMA, {"prompt": japanese}), 400, 5006)
+
+
+async def test_max_tokens_counts_against_the_window(client: httpx.AsyncClient) -> None:
+    window = _window(QWEN)
+    text = _repeat(JA, window - 1000)
+    messages = [{"role": "user", "content": text}]
+    fits = {"model": QWEN, "messages": messages, "max_tokens": 1000}
+    r = await client.post(f"{API}/ai/v1/chat/completions", json=fits)
+    assert r.status_code == 200, r.text
+    too_many = {**fits, "max_tokens": 1001}
+    r = await client.post(f"{API}/ai/v1/chat/completions", json=too_many)
+    message = assert_error(r, 400, 5006)["errors"][0]["message"]
+    assert f"max_tokens asks for 1001 more ({window + 1} in all)" in message
 
 
 # --- embeddings ----------------------------------------------------------------------------
