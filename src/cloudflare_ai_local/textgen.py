@@ -31,10 +31,12 @@ NOT_FOUND = "I could not find that in the provided context."
 #:
 #: Measured against tiktoken's cl100k_base (whose byte-level BPE Llama 3's extends) and
 #: o200k_base, this counts 1.2 to 1.3 times their tokens on English prose, Markdown and code
-#: (one token per four letters counted 1.4 to 1.6 times, the old word count about 1.0), 0.9 to
-#: 1.6 times on Japanese, Chinese and Korean (the old word count 0.2 to 0.6), 1.0 to 2.2 times
-#: on Russian and 0.9 on numbers. It is never more than about 10% low, so a prompt that
-#: overflows a context window on Cloudflare overflows it here, or comes within 10% of it.
+#: (one token per four letters counted 1.4 to 1.6 times), 0.9 to 1.6 times on Japanese,
+#: Chinese and Korean, 1.0 to 2.2 times on Russian and 0.9 on numbers. The count of word runs
+#: used before this counted English about right but CJK text at 0.2 to 0.6 times, so long
+#: Japanese prompts passed here and failed on Cloudflare. This count is never more than about
+#: 10% low, so a prompt that overflows a context window on Cloudflare overflows it here, or
+#: comes within 10% of it.
 #:
 #: Whitespace costs nothing: BPE glues a single space to the word after it. Every
 #: non-whitespace character is matched, so the pieces of :func:`pieces` cover the text.
