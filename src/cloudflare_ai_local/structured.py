@@ -93,6 +93,7 @@ _LANGUAGES = {
 _QUESTION_WORDS = frozenset(
     {"what", "who", "whom", "where", "when", "how", "which", "why", "please", "tell", "show"}
     | {"give", "translate", "convert", "multiply", "add", "subtract", "divide", "describe"}
+    | {"extract", "summarize", "summarise", "classify", "return", "answer", "use", "parse"}
 )
 #: Field names whose values are numbers when a prompt lists fields without types.
 _NUMERIC_NAMES: tuple[str, ...] = ("age", "count", "year", "number", "total", "price")
@@ -632,6 +633,30 @@ def _strip_lead(phrase: str, first_word: str, skip: set[str]) -> str:
     return phrase
 
 
+_TRANSCRIPT = re.compile(r"<current_conversation>(.*?)</current_conversation>", re.DOTALL)
+_TURN = re.compile(r"<(\w+)>\s*((?:<message>.*?</message>\s*)*)</\1>", re.DOTALL)
+
+
+def unwrap_transcript(question: str) -> tuple[str, str]:
+    """(question, tool results) of a conversation a framework rewrote as one message.
+
+    LlamaIndex's agents ask for their ``output_cls`` with the whole run as XML in a single
+    user message; the user's words are the question and the tool turns are what a final
+    answer is built from, as after ordinary tool results."""
+    match = _TRANSCRIPT.search(question)
+    if not match:
+        return question, ""
+    asked: list[str] = []
+    results: list[str] = []
+    for role, body in _TURN.findall(match.group(1)):
+        texts = [t.strip() for t in re.findall(r"<message>(.*?)</message>", body, re.DOTALL)]
+        if role == "user":
+            asked.extend(texts)
+        elif role == "tool":
+            results.extend(texts)
+    return "\n".join(asked) or question, "\n".join(results)
+
+
 def tool_arguments(tool: ToolSpec, question: str, context: str = "") -> dict[str, Any]:
     """Arguments for ``tool`` taken from the question, valid under its parameters schema.
 
@@ -641,6 +666,8 @@ def tool_arguments(tool: ToolSpec, question: str, context: str = "") -> dict[str
     capitalised names, then the question's content words."""
     schema = tool.parameters
     props = schema.get("properties") or {}
+    question, results = unwrap_transcript(question)
+    context = "\n".join(t for t in (context, results) if t)
     text = f"{context}\n{question}" if context else question
     numbers = [float(n) for n in _NUMBER.findall(text)]
     quoted = _QUOTED.findall(question)
