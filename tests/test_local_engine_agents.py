@@ -29,6 +29,14 @@ def translate(text: str, target_lang: Literal["en", "fr", "de", "es"]) -> str:
     return f"[{target_lang}] {text}"
 
 
+class TranslateArgs(BaseModel):
+    """``translate``'s parameters, spelled out for LlamaIndex, which cannot resolve the
+    postponed ``Literal`` annotation of the function itself."""
+
+    text: str
+    target_lang: Literal["en", "fr", "de", "es"]
+
+
 class Person(BaseModel):
     """A person described in the text."""
 
@@ -169,6 +177,32 @@ async def test_llama_index_function_agent_output_cls(connection: dict[str, Any])
     )
     result = await agent.run(user_msg="What is 6 times 7?")
     assert Product.model_validate(result.structured_response).result == 42
+
+
+@pytest.mark.parametrize(
+    ("question", "call", "answer"),
+    [
+        ("What is 6 times 7?", ("multiply", {"a": 6, "b": 7}), "42"),
+        (
+            "Translate 'good morning' into French",
+            ("translate", {"text": "good morning", "target_lang": "fr"}),
+            "[fr] good morning",
+        ),
+    ],
+)
+async def test_llama_index_react_agent_picks_and_fills_the_tool(
+    connection: dict[str, Any], question: str, call: tuple[str, dict[str, Any]], answer: str
+) -> None:
+    from llama_index.core.agent.workflow import ReActAgent
+    from llama_index.core.tools import FunctionTool
+
+    tools = [  # translate first: a match by position alone would pick it
+        FunctionTool.from_defaults(fn=translate, fn_schema=TranslateArgs),
+        FunctionTool.from_defaults(fn=multiply),
+    ]
+    result = await ReActAgent(tools=tools, llm=_llm(connection)).run(user_msg=question)
+    assert [(c.tool_name, c.tool_kwargs) for c in result.tool_calls] == [call]
+    assert str(result) == answer
 
 
 def test_llama_index_structured_predict(connection: dict[str, Any]) -> None:
