@@ -8,6 +8,7 @@ the output is deterministic.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -18,7 +19,14 @@ from typing import Any
 
 import jsonschema
 
-from .textgen import STOP_WORDS, Conversation, best_sentences, content_words, sentences
+from .textgen import (
+    STOP_WORDS,
+    Conversation,
+    best_sentences,
+    content_words,
+    message_text,
+    sentences,
+)
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _QUOTED = re.compile(r"[\"“']([^\"”']{1,200})[\"”']")
@@ -435,6 +443,28 @@ def schema_in_prompt(text: str) -> tuple[dict[str, Any] | None, str]:
             cleaned = _without_instructions(line.sub("", text, count=1))
             return {"type": "object", "properties": props, "required": list(props)}, cleaned
     return None, text
+
+
+def prompt_shape(conv: Conversation, messages: Any) -> tuple[dict[str, Any] | None, Conversation]:
+    """``schema_in_prompt`` over what the user and system wrote (the question first, then the
+    rest of the conversation), never over tool results: JSON a tool returned is data, not
+    the shape asked for. Returns the conversation with the description taken out."""
+    schema, question = schema_in_prompt(conv.question)
+    if schema is not None:
+        return schema, dataclasses.replace(conv, question=question)
+    tool_texts = [
+        message_text(m.get("content"))
+        for m in (messages if isinstance(messages, list) else [])
+        if isinstance(m, Mapping) and m.get("role") == "tool"
+    ]
+    written = conv.context
+    for text in tool_texts:
+        written = written.replace(text, "") if text else written
+    schema, cleaned = schema_in_prompt(written)
+    if schema is None:
+        return None, conv
+    context = "\n".join(t for t in (cleaned, *tool_texts) if t.strip())
+    return schema, dataclasses.replace(conv, context=context)
 
 
 # --- tools -----------------------------------------------------------------------------------

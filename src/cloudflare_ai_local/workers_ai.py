@@ -292,11 +292,7 @@ def generate(
         return Generation(comp, tool_call=call, question=conv.question)
     if json_mode:
         if schema is None:  # json_object: the prompt may describe the shape it wants
-            schema, question = structured.schema_in_prompt(conv.question)
-            context = conv.context
-            if schema is None:
-                schema, context = structured.schema_in_prompt(conv.context)
-            conv = dataclasses.replace(conv, question=question, context=context)
+            schema, conv = structured.prompt_shape(conv, body.get("messages"))
         if schema is not None:
             value = structured.instance_for(schema, conv)
         else:  # nothing to go by: the answer under one key

@@ -225,6 +225,17 @@ async def test_json_mode_follows_an_example_or_a_key_list(client: httpx.AsyncCli
     assert by_keys == by_example
 
 
+async def test_json_mode_takes_no_shape_from_tool_results(client: httpx.AsyncClient) -> None:
+    messages = [
+        *user("What is the weather in Paris?"),
+        {"role": "assistant", "content": ""},
+        {"role": "tool", "content": '{"city": "Paris", "sky": "sunny"}'},
+    ]
+    fmt = {"type": "json_object"}
+    result = await run(client, {"messages": messages, "response_format": fmt})
+    assert list(result["response"]) == ["answer"]
+
+
 async def test_json_mode_without_any_shape_answers_under_one_key(
     client: httpx.AsyncClient,
 ) -> None:
