@@ -2,9 +2,10 @@
 
 A ReAct prompt lists tools as ``> Tool Name: … / Tool Description: … / Tool Args: {…}`` and
 asks for ``Thought / Action / Action Input`` lines, then, after an ``Observation:``, for
-``Thought / Answer``. A real model decides; this local stand-in picks the tool whose name or
-description best matches the question, fills its arguments from the question, and answers
-with the last observation.
+``Thought / Answer``. A real model decides; this local stand-in picks the tool the question
+points at the same way tool calling does (name and operation synonyms, description, whether
+the question can fill its parameters; see ``structured._match_score``), fills its arguments
+from the question, and answers with the last observation.
 """
 
 from __future__ import annotations

@@ -309,16 +309,19 @@ def generate(
         comp = textgen.complete(text, conv.prompt_tokens, _max_tokens(body), stop or [])
         return Generation(comp, question=conv.question)
     tools = structured.parse_tools(body.get("tools"))
-    call = structured.choose_tool_call(tools, body.get("tool_choice"), conv)
+    called = structured.called_tools(body.get("messages"))
+    call = structured.choose_tool_call(tools, body.get("tool_choice"), conv, called)
     json_mode, schema = _json_schema_of(body)
     if call is not None:
         args_text = orjson.dumps(call.arguments).decode()
         comp = textgen.Completion(textgen.pieces(args_text), "tool_calls", conv.prompt_tokens)
         return Generation(comp, tool_call=call, question=conv.question)
     if json_mode:
+        if schema is None:  # json_object: the prompt may describe the shape it wants
+            schema, conv = structured.prompt_shape(conv, body.get("messages"))
         if schema is not None:
             value = structured.instance_for(schema, conv)
-        else:  # json_object without schema
+        else:  # nothing to go by: the answer under one key
             value = {"answer": textgen.answer(conv)}
         text = orjson.dumps(value).decode()
         comp = textgen.Completion(textgen.pieces(text), "stop", conv.prompt_tokens)
