@@ -264,6 +264,30 @@ def _httpx_pool_for_cassettes(
         monkeypatch.setenv("CLOUDFLARE_AI_HTTP_BACKEND", "httpx")
 
 
+# --- a private emulator per module -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    """A local emulator of this test module's own (a module that needs other settings defines
+    its own ``emulator``): for tests that talk to it directly, outside the cassettes."""
+    from cloudflare_ai_local import LocalCloudflare
+
+    with LocalCloudflare() as cf:
+        yield cf
+
+
+@pytest.fixture
+def connection(emulator: Any) -> dict[str, Any]:
+    """Adapter keyword arguments that reach the module's ``emulator``, retrying quickly."""
+    return {
+        "account_id": emulator.account_id,
+        "api_token": emulator.api_token,
+        "base_url": emulator.base_url,
+        "retry_policy": FAST_RETRY,
+    }
+
+
 # --- clients ---------------------------------------------------------------------------------
 
 

@@ -6,14 +6,10 @@ emulator decides from the words of the request, not a model."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field
-
-from cloudflare_ai_local import LocalCloudflare
-from tests.conftest import FAST_RETRY
 
 CHAT = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 ALICE = "Alice Smith is 31 years old, happy, and likes chess and hiking."
@@ -51,22 +47,6 @@ class Product(BaseModel):
 
     result: int = Field(description="the product")
     explanation: str
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[LocalCloudflare]:
-    with LocalCloudflare() as cf:
-        yield cf
-
-
-@pytest.fixture
-def connection(emulator: LocalCloudflare) -> dict[str, Any]:
-    return {
-        "account_id": emulator.account_id,
-        "api_token": emulator.api_token,
-        "base_url": emulator.base_url,
-        "retry_policy": FAST_RETRY,
-    }
 
 
 def expected_person(person: Any) -> None:

@@ -9,15 +9,12 @@ local speech recogniser reads it back), so a transcript can be checked word for 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cloudflare_ai import WorkersAIClient
-from cloudflare_ai_local import LocalCloudflare
-from tests.conftest import FAST_RETRY
 
 PASSAGES = [
     "Bananas are yellow fruit rich in potassium.",
@@ -26,22 +23,6 @@ PASSAGES = [
     "Metadata filters in Vectorize only see indexed properties.",
 ]
 QUESTION = "When must Vectorize metadata indexes exist?"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[LocalCloudflare]:
-    with LocalCloudflare() as cf:
-        yield cf
-
-
-@pytest.fixture
-def connection(emulator: LocalCloudflare) -> dict[str, Any]:
-    return {
-        "account_id": emulator.account_id,
-        "api_token": emulator.api_token,
-        "base_url": emulator.base_url,
-        "retry_policy": FAST_RETRY,
-    }
 
 
 @pytest.fixture

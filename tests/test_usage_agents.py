@@ -5,7 +5,6 @@ the Workers AI task the agent's tool ran, and agree with a core tracker around t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,27 +12,9 @@ import pytest
 
 from cloudflare_ai.tasks import DEFAULT_IMAGE_MODEL
 from cloudflare_ai.usage import track_usage
-from cloudflare_ai_local import LocalCloudflare
-from tests.conftest import FAST_RETRY
 
 CHAT = "@cf/meta/llama-3.1-8b-instruct"
 IMAGE = DEFAULT_IMAGE_MODEL
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[LocalCloudflare]:
-    with LocalCloudflare() as cf:
-        yield cf
-
-
-@pytest.fixture
-def connection(emulator: LocalCloudflare) -> dict[str, Any]:
-    return {
-        "account_id": emulator.account_id,
-        "api_token": emulator.api_token,
-        "base_url": emulator.base_url,
-        "retry_policy": FAST_RETRY,
-    }
 
 
 def test_langchain_agent_run_is_counted_whole(connection: dict[str, Any], tmp_path: Path) -> None:

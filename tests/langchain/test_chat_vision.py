@@ -5,7 +5,6 @@ colour shows the image arrived, in the form the model takes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,8 +14,6 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from cloudflare_ai import ValidationError
 from cloudflare_ai.langchain import ChatWorkersAI
-from cloudflare_ai_local import LocalCloudflare
-from tests.conftest import FAST_RETRY
 from tests.vision_support import (
     BLUE,
     GEMMA,
@@ -35,22 +32,6 @@ from tests.vision_support import (
 )
 
 VISION_MODELS = [SCOUT, LLAMA_VISION, GEMMA, MISTRAL]
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[LocalCloudflare]:
-    with LocalCloudflare() as cf:
-        yield cf
-
-
-@pytest.fixture
-def connection(emulator: LocalCloudflare) -> dict[str, Any]:
-    return {
-        "account_id": emulator.account_id,
-        "api_token": emulator.api_token,
-        "base_url": emulator.base_url,
-        "retry_policy": FAST_RETRY,
-    }
 
 
 def _question(image_block: dict[str, Any], text: str = "What is in this image?") -> HumanMessage:

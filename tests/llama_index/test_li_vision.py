@@ -6,7 +6,6 @@ which describes each image it receives."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,6 @@ from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRol
 
 from cloudflare_ai import ValidationError
 from cloudflare_ai.llama_index import WorkersAI
-from cloudflare_ai_local import LocalCloudflare
-from tests.conftest import FAST_RETRY
 from tests.vision_support import (
     BLUE,
     GEMMA,
@@ -31,22 +28,6 @@ from tests.vision_support import (
     jpeg,
     png,
 )
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[LocalCloudflare]:
-    with LocalCloudflare() as cf:
-        yield cf
-
-
-@pytest.fixture
-def connection(emulator: LocalCloudflare) -> dict[str, Any]:
-    return {
-        "account_id": emulator.account_id,
-        "api_token": emulator.api_token,
-        "base_url": emulator.base_url,
-        "retry_policy": FAST_RETRY,
-    }
 
 
 def _ask(image: ImageBlock, text: str = "What is in this picture?") -> list[ChatMessage]:
