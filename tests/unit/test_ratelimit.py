@@ -187,4 +187,7 @@ def test_retries_count_against_the_rate() -> None:
             assert client.chat(MODEL, prompt="hi").text == "ok"
     assert len(sent) == 4  # 2 calls, 2 attempts each: the 3rd and 4th attempts waited
     assert time.monotonic() - started >= window * 0.999
-    assert sent[2] - sent[0] >= window * 0.999
+    # The limiter spaces its acquisitions a window apart; the handler sees each attempt a
+    # little after its acquisition, by a varying few ms (a strict bound failed once on CI-like
+    # load: 0.246 s). Unthrottled, the gap would be about a millisecond.
+    assert sent[2] - sent[0] >= window * 0.9
