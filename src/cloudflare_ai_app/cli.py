@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 #: Where ``serve`` reads its ``--token`` from when the option is not given.
 TOKEN_ENV = "CLOUDFLARE_AI_LOCAL_TOKEN"  # noqa: S105 - a variable's name, not a token
+#: Where ``serve`` (and ``LocalCloudflare``) read the engine from when not given.
+ENGINE_ENV = "CLOUDFLARE_AI_LOCAL_ENGINE"
 
 
 class CommandError(Exception):
@@ -158,9 +160,30 @@ if typer is not None:
         write_delay: Annotated[
             float, typer.Option(help="Seconds before Vectorize writes become visible.")
         ] = 0.0,
+        engine: Annotated[
+            str | None,
+            typer.Option(
+                envvar=ENGINE_ENV,
+                show_envvar=True,
+                help="What answers Workers AI requests: 'deterministic' (fast, reproducible "
+                "stand-ins) or 'models' (real small models: pip install "
+                "'cloudflare-ai[local-models]' and the weights).",
+            ),
+        ] = None,
     ) -> None:
         """Run the local Cloudflare emulator (Workers AI, Vectorize, AI Gateway)."""
         local = _emulator()
+        from cloudflare_ai_local import engines
+        from cloudflare_ai_local.models.errors import ModelsUnavailableError
+
+        try:
+            chosen = engines.resolve(engine)
+            if chosen == "models":
+                engines.require_models()
+        except ValueError as exc:
+            raise CommandError(f"--engine: {exc}", exit_code=2) from None
+        except ModelsUnavailableError as exc:
+            raise CommandError(str(exc)) from None
         from cloudflare_ai_local.config import (
             DEFAULT_ACCOUNT_ID,
             DEFAULT_API_TOKEN,
@@ -199,10 +222,17 @@ if typer is not None:
             f"  export CLOUDFLARE_BASE_URL={url}\n"
             f"  export CLOUDFLARE_ACCOUNT_ID={DEFAULT_ACCOUNT_ID}\n"
             f"  export CLOUDFLARE_API_TOKEN={shown_token}\n"
-            f"Requests must carry {said}."
+            f"Requests must carry {said}.\n"
+            f"Workers AI answers come from the {chosen} engine."
         )
         local.serve(
-            host, port, data_dir, faults=faults, write_delay=write_delay, api_token=api_token
+            host,
+            port,
+            data_dir,
+            faults=faults,
+            write_delay=write_delay,
+            api_token=api_token,
+            engine=chosen,
         )
 
     @app.command(cls=_Command)

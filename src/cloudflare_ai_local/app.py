@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from . import errors, workers_ai
+from . import engines, errors, workers_ai
 from .compat import compat_chat, provider_native
 from .config import EmulatorConfig
 from .errors import ApiError, envelope, error_response, json_response
@@ -76,16 +76,18 @@ def _ai_routes(state: EmulatorState) -> list[Route]:
         body = await workers_ai.read_run_body(request)
         model = request.path_params["model"]
         await apply_model_fault(state.faults, model)
-        return workers_ai.run_http(model, body, dict(request.query_params)).response()
+        query = dict(request.query_params)
+        outcome = await engines.call(lambda: workers_ai.run_http(model, body, query))
+        return outcome.response()
 
     async def chat(request: Request) -> Response:
         body = json_or_bad_input(await request.body())
         await apply_model_fault(state.faults, body.get("model") if isinstance(body, dict) else None)
-        return workers_ai.chat_completions(body).response()
+        return (await engines.call(lambda: workers_ai.chat_completions(body))).response()
 
     async def embed(request: Request) -> Response:
         body = json_or_bad_input(await request.body())
-        return workers_ai.openai_embeddings(body).response()
+        return (await engines.call(lambda: workers_ai.openai_embeddings(body))).response()
 
     async def search(request: Request) -> Response:
         return json_response(workers_ai.search_models(request.query_params))
@@ -265,6 +267,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     app.add_middleware(
         FaultMiddleware, controller=state.faults, engine=workers_ai.engine_header("router")
     )
+    app.add_middleware(engines.EngineMiddleware, engine=config.engine)
     return app
 
 

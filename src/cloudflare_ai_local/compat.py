@@ -15,7 +15,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import providers
+from . import engines, providers
 from .errors import ApiError, error_response
 from .faults import FaultController, apply_model_fault
 from .gateway import Gateway, json_or_bad_input, parse_options
@@ -42,7 +42,9 @@ async def compat_chat(
         if provider == providers.WORKERS_AI:
             gateway.check_upstream_auth(request.headers.get("authorization"))
             await apply_model_fault(faults, bare)
-            response = chat_completions({**body, "model": bare}).response()
+            request_body = {**body, "model": bare}
+            outcome = await engines.call(lambda: chat_completions(request_body))
+            response = outcome.response()
         else:
             providers.check_key(provider, request.headers, gateway.api_token)
             await apply_model_fault(faults, name)

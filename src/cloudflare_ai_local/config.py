@@ -98,9 +98,12 @@ class EmulatorConfig:
     #: Gateways made through the management API carry their own ``cache_ttl``.
     gateway_cache_ttl: int | None = None
     faults: FaultConfig = field(default_factory=FaultConfig)
+    #: Which engines answer Workers AI requests: "deterministic" or "models" (real small
+    #: models; see ``engines``).
+    engine: Literal["deterministic", "models"] = "deterministic"
 
     def __repr__(self) -> str:  # never show the token
         return (
             f"EmulatorConfig(account_id={self.account_id!r}, data_dir={self.data_dir!r}, "
-            f"write_delay={self.write_delay!r}, faults={self.faults!r})"
+            f"write_delay={self.write_delay!r}, faults={self.faults!r}, engine={self.engine!r})"
         )

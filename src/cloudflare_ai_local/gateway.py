@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from cloudflare_ai import limits
 
-from . import errors
+from . import engines, errors
 from .errors import ApiError, bad_input, error_response, json_response
 from .faults import FaultController, apply_model_fault
 from .gateway_ratelimit import RateLimiter, retry_after
@@ -317,7 +317,7 @@ class Gateway:
             outcome = None
             try:
                 await self._upstream_fault(model, opts.request_timeout_ms)
-                outcome = upstream()
+                outcome = await engines.call(upstream)
                 response = outcome.response()
             except ApiError as err:
                 response = error_response(err)

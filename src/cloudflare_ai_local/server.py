@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from . import engines
 from .app import EmulatorState, create_app, emulator_state
 from .config import (
     DEFAULT_ACCOUNT_ID,
@@ -48,6 +49,12 @@ class LocalCloudflare:
 
     ``base_url`` is the ``/client/v4`` root, ``gateway_url`` the AI Gateway root, and ``env``
     the environment variables that point a client at it.
+
+    ``engine`` chooses what answers Workers AI requests: ``"deterministic"`` (the default)
+    or ``"models"``, real small models (the ``local-models`` extra and weights; see
+    :mod:`cloudflare_ai_local.engines`). When not given, ``$CLOUDFLARE_AI_LOCAL_ENGINE``
+    decides. Asking for ``"models"`` without them installed raises
+    :class:`~cloudflare_ai_local.models.errors.ModelsUnavailableError` naming what to install.
     """
 
     def __init__(
@@ -63,7 +70,11 @@ class LocalCloudflare:
         api_token: str = DEFAULT_API_TOKEN,
         account_id: str = DEFAULT_ACCOUNT_ID,
         gateway_cache_ttl: int | None = None,
+        engine: str | None = None,
     ) -> None:
+        chosen = engines.resolve(engine)
+        if chosen == "models":
+            engines.require_models()
         faults = faults or FaultConfig()
         if latency_ms:
             faults = _replace(faults, latency_ms=latency_ms)
@@ -75,6 +86,7 @@ class LocalCloudflare:
             gateway_token=gateway_token,
             gateway_cache_ttl=gateway_cache_ttl,
             faults=faults,
+            engine=chosen,
         )
         self.host = host
         self._requested_port = port
@@ -92,6 +104,11 @@ class LocalCloudflare:
     @property
     def api_token(self) -> str:
         return self.config.api_token
+
+    @property
+    def engine(self) -> str:
+        """``"deterministic"`` or ``"models"``: what answers Workers AI requests."""
+        return self.config.engine
 
     @property
     def root_url(self) -> str:
@@ -238,13 +255,18 @@ def serve(
     gateway_token: str | None = None,
     api_token: str = DEFAULT_API_TOKEN,
     account_id: str = DEFAULT_ACCOUNT_ID,
+    engine: str | None = None,
 ) -> None:
-    """Run the emulator in the foreground until interrupted.
+    """Run the emulator in the foreground until interrupted. ``engine`` as for
+    :class:`LocalCloudflare`.
 
     Off loopback (any ``host`` but 127.0.0.0/8, ::1 and localhost) an ``api_token`` other than
     the public default is required: :class:`~.config.UnsafeExposureError` otherwise, raised
     before anything is bound."""
     check_exposure(host, api_token)
+    chosen = engines.resolve(engine)
+    if chosen == "models":
+        engines.require_models()
     faults = faults or FaultConfig()
     if latency_ms:
         faults = _replace(faults, latency_ms=latency_ms)
@@ -255,6 +277,7 @@ def serve(
         write_delay=write_delay,
         gateway_token=gateway_token,
         faults=faults,
+        engine=chosen,
     )
     app = create_app(config)
     try:

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from . import audio
+from . import audio, engines
 from .engine_io import TaskAnswer, TaskCall
 from .errors import bad_input
 from .inputs import read_bytes
@@ -119,6 +119,8 @@ def transcribe(call: TaskCall) -> TaskAnswer:
             return TaskAnswer(TRANSCRIBER, _flux_event("", [], 0.0))
         raise bad_input("Error: required properties at '/' are 'audio'")
     info = audio.inspect(data, content_type, encoding, rate)
+    if engines.using_models():
+        return _transcribe_with_model(call, data, info, rate)
     text = transcript_for(info)
     words = align(text, info.duration)
     headers = {}
@@ -133,6 +135,39 @@ def transcribe(call: TaskCall) -> TaskAnswer:
     else:
         result = _whisper(text, words, info, body)
     return TaskAnswer(TRANSCRIBER, result, headers=headers)
+
+
+def _transcribe_with_model(
+    call: TaskCall, data: bytes, info: audio.AudioInfo, rate: int
+) -> TaskAnswer:
+    """engine="models": whisper-base listens to the audio (text embedded by the local
+    speaker is ignored: its tones are not speech)."""
+    from .models import whisper
+
+    language = call.body.get("language")
+    raw_rate = rate if info.format == "pcm" else None  # headerless PCM at its stated rate
+    try:
+        heard = whisper.model().transcribe(
+            data,
+            language=language if isinstance(language, str) else None,
+            raw_pcm_rate=raw_rate,
+        )
+    except (ValueError, OSError) as exc:
+        raise bad_input(f"Error: the audio could not be decoded ({exc})") from exc
+    if call.output_has("results"):
+        result: dict[str, Any] = _deepgram(heard.text, heard.words)
+    elif call.output_has("event"):
+        result = _flux_event(heard.text, heard.words, heard.duration)
+    else:
+        result = _whisper(heard.text, heard.words, info, call.body)
+        result["segments"] = heard.segments
+        result["transcription_info"].update(
+            language=heard.language,
+            language_probability=round(heard.language_probability, 3),
+            duration=round(heard.duration, 3),
+            duration_after_vad=round(heard.duration, 3),
+        )
+    return TaskAnswer(whisper.ENGINE_NAME, result)
 
 
 def _whisper(

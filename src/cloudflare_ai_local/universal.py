@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from cloudflare_ai import limits
 
-from . import errors, providers
+from . import engines, errors, providers
 from .errors import ApiError, error_response
 from .faults import FaultController, apply_model_fault
 from .gateway import Gateway, GatewayOptions, parse_options
@@ -195,11 +195,11 @@ def _workers_ai_step(
             await apply_model_fault(faults, model)
             outcome: AiOutcome
             if endpoint == "v1/chat/completions":
-                outcome = chat_completions(query)
+                outcome = await engines.call(lambda: chat_completions(query))
             elif endpoint == "v1/embeddings":
-                outcome = openai_embeddings(query)
+                outcome = await engines.call(lambda: openai_embeddings(query))
             else:
-                outcome = run_model(endpoint, query)
+                outcome = await engines.call(lambda: run_model(endpoint, query))
             return outcome.response()
         except ApiError as err:
             return error_response(err)

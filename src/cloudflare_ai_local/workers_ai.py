@@ -32,6 +32,7 @@ from cloudflare_ai.tokens import estimate_tokens
 from . import (
     chat_vision,
     embeddings,
+    engines,
     errors,
     evaluators,
     inputs,
@@ -187,7 +188,20 @@ def embed_texts(info: ModelInfo, texts: list[str], pooling: str = "mean") -> np.
                     f"input {i} is longer than the maximum of {limit} tokens ({tokens} tokens)"
                 )
     dims = info.dimensions or 768
+    if engines.using_models():
+        from .models import embedder
+
+        return embedder.model().embed(texts, dims, pooling)
     return embeddings.embedder_for(info.name, dims, pooling).embed(texts)
+
+
+def embedding_engine() -> str:
+    """The name of the engine that embeds this request's texts."""
+    if engines.using_models():
+        from .models import embedder
+
+        return embedder.ENGINE_NAME
+    return embeddings.ENGINE_NAME
 
 
 def _embedding_result(info: ModelInfo, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -281,6 +295,7 @@ class Generation:
     json_mode: bool = False
     tool_call: structured.ToolCall | None = None
     question: str = ""
+    engine: str = textgen.ENGINE_NAME
 
 
 def _reasoning(model: str, gen: Generation) -> str | None:
@@ -326,9 +341,59 @@ def generate(
         text = orjson.dumps(value).decode()
         comp = textgen.Completion(textgen.pieces(text), "stop", conv.prompt_tokens)
         return Generation(comp, json_value=value, json_mode=True, question=conv.question)
-    text = seen.reply() if seen is not None and seen.current else textgen.answer(conv)
+    if seen is not None and seen.current:
+        text = seen.reply()
+    elif engines.using_models():
+        return _model_generation(body, conv, stop or [])
+    else:
+        text = textgen.answer(conv)
     comp = textgen.complete(text, conv.prompt_tokens, _max_tokens(body), stop or [])
     return Generation(comp, question=conv.question)
+
+
+def _model_messages(body: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The request's conversation as the plain role/content turns SmolLM2's chat template
+    takes: text parts only; tool results and the assistant's calls become text."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return [{"role": "user", "content": str(body.get("prompt", ""))}]
+    out: list[dict[str, str]] = []
+    for msg in messages:
+        if not isinstance(msg, Mapping):
+            continue
+        role = str(msg.get("role", "user"))
+        text = textgen.message_text(msg.get("content"))
+        if role == "tool":
+            name = msg.get("name") or "the tool"
+            out.append({"role": "user", "content": f"Result of {name}: {text}"})
+        elif role == "assistant" and msg.get("tool_calls"):
+            calls = orjson.dumps(msg["tool_calls"]).decode()
+            out.append({"role": "assistant", "content": text or f"(called {calls})"})
+        elif role in ("system", "developer"):
+            out.append({"role": "system", "content": text})
+        else:
+            out.append({"role": "assistant" if role == "assistant" else "user", "content": text})
+    return out or [{"role": "user", "content": ""}]
+
+
+def _model_generation(
+    body: Mapping[str, Any], conv: textgen.Conversation, stop: list[str]
+) -> Generation:
+    """The answer of the real local text model (engine="models")."""
+    from .models import chat
+
+    try:
+        answer = chat.model().chat(
+            _model_messages(body), max_tokens=_max_tokens(body), stop=stop, options=body
+        )
+    except chat.ContextTooLongError as exc:
+        raise bad_input(
+            f"The local text model (SmolLM2-135M, engine='models') holds at most "
+            f"{chat.CONTEXT_TOKENS} tokens and this request does not fit ({exc}). Shorten the "
+            "prompt or lower max_tokens, or use the deterministic engine for long contexts."
+        ) from exc
+    comp = textgen.Completion(answer.pieces, answer.finish_reason, answer.prompt_tokens)
+    return Generation(comp, question=conv.question, engine=chat.ENGINE_NAME)
 
 
 def _chat_id() -> str:
@@ -531,14 +596,14 @@ def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> 
     if info.task not in TEXT_TASKS:
         raise ApiError(errors.NO_SUCH_MODEL, model=model)  # a task without a local engine
     if info.is_embedding:
-        return AiOutcome(embeddings.ENGINE_NAME, envelope(_embedding_result(info, body)))
+        return AiOutcome(embedding_engine(), envelope(_embedding_result(info, body)))
     stream = body.get("stream") is True
     json_mode, _ = _json_schema_of(body)
     if stream and json_mode:
         raise ApiError(errors.JSON_STREAM)
     check_context_window(info, body)
     gen = generate(body, seen=chat_vision.images_seen(info, body))
-    engine = textgen.ENGINE_NAME
+    engine = gen.engine
     if info.output_style == "chat.completion":
         if stream:
             return AiOutcome(engine, events=_chunk_events(model, gen, openai_route=False))
@@ -641,8 +706,8 @@ def chat_completions(body: Any) -> AiOutcome:
     seen = chat_vision.images_seen(info, body, openai_route=True)
     gen = generate(body, stop=list(textgen.stop_sequences(body.get("stop"))), seen=seen)
     if stream:
-        return AiOutcome(textgen.ENGINE_NAME, events=_chunk_events(info.name, gen, True))
-    return AiOutcome(textgen.ENGINE_NAME, _chat_completion(info.name, gen, openai_route=True))
+        return AiOutcome(gen.engine, events=_chunk_events(info.name, gen, True))
+    return AiOutcome(gen.engine, _chat_completion(info.name, gen, openai_route=True))
 
 
 def openai_embeddings(body: Any) -> AiOutcome:
@@ -666,7 +731,7 @@ def openai_embeddings(body: Any) -> AiOutcome:
     matrix = embed_texts(info, texts)
     tokens = sum(textgen.count_tokens(t) for t in texts)
     return AiOutcome(
-        embeddings.ENGINE_NAME,
+        embedding_engine(),
         {
             "object": "list",
             "data": [
