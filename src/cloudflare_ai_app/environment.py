@@ -60,9 +60,16 @@ class Connection:
     @property
     def description(self) -> str:
         if self.local:
+            engine = getattr(self.emulator, "engine", "deterministic")
+            what = (
+                "real small local models (MiniLM embeddings, SmolLM2 answers, whisper-base)"
+                if engine == "models"
+                else "deterministic local engines"
+            )
             return (
-                f"Using the local emulator at {self.base_url} (set CLOUDFLARE_ACCOUNT_ID and "
-                "CLOUDFLARE_API_TOKEN to use your Cloudflare account)."
+                f"Using the local emulator at {self.base_url}, answering with {what} "
+                "(set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN to use your Cloudflare "
+                "account)."
             )
         return f"Using Cloudflare account {self.account_id[:6]}… at {self.base_url or 'the API'}."
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -40,6 +41,8 @@ class EmulatorState:
     store: VectorStore
     faults: FaultController
     gateway: Gateway
+    #: How many answers each engine gave (by the name in ``x-local-engine``).
+    answered: Counter[str] = field(default_factory=Counter)
 
 
 def _engine_headers() -> dict[str, str]:
@@ -267,7 +270,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     app.add_middleware(
         FaultMiddleware, controller=state.faults, engine=workers_ai.engine_header("router")
     )
-    app.add_middleware(engines.EngineMiddleware, engine=config.engine)
+    app.add_middleware(engines.EngineMiddleware, engine=config.engine, answered=state.answered)
     return app
 
 

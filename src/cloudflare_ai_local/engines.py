@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections import Counter
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Literal, TypeVar
 
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .models.errors import ModelsUnavailableError
 from .models.weights import install_hint
@@ -93,16 +94,32 @@ async def call(fn: Callable[[], T]) -> T:
     return fn()
 
 
-class EngineMiddleware:
-    """Sets the app's engine for every request it serves."""
+_SUFFIX = " (cloudflare-ai-local/"
 
-    def __init__(self, app: ASGIApp, engine: EngineName) -> None:
+
+class EngineMiddleware:
+    """Sets the app's engine for every request it serves, and counts in ``answered`` the
+    engines named by the ``x-local-engine`` headers of the answers (the router's own, on
+    errors and non-AI routes, is not counted)."""
+
+    def __init__(self, app: ASGIApp, engine: EngineName, answered: Counter[str]) -> None:
         self.app = app
         self.engine = engine
+        self.answered = answered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = _active.set(self.engine)
+
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                for key, value in message.get("headers", ()):
+                    if key == b"x-local-engine":
+                        name = value.decode("latin-1").split(_SUFFIX)[0]
+                        if name != "router":
+                            self.answered[name] += 1
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, noting)
         finally:
             _active.reset(token)

@@ -317,7 +317,7 @@ class Gateway:
             outcome = None
             try:
                 await self._upstream_fault(model, opts.request_timeout_ms)
-                outcome = await engines.call(upstream)
+                outcome = await engines.call(lambda: upstream().materialized())
                 response = outcome.response()
             except ApiError as err:
                 response = error_response(err)

@@ -103,7 +103,7 @@ def openai_chat(body: Any, model: str | None = None) -> AiOutcome:
     text engine; ``model`` names the answer (default: the body's)."""
     body = _check_chat(body, openai_error)
     name = model or str(body["model"])
-    gen = generate(body, stop=list(textgen.stop_sequences(body.get("stop"))))
+    gen = generate(body, stop=list(textgen.stop_sequences(body.get("stop"))), allow_model=False)
     if body.get("stream") is True:
         return AiOutcome(ENGINE, events=_chunk_events(name, gen, True))
     answer = _chat_completion(name, gen, openai_route=True)
@@ -174,7 +174,7 @@ def anthropic_messages(body: Any) -> AiOutcome:
     body = _check_chat(body, anthropic_error)
     if not isinstance(body.get("max_tokens"), int):
         raise anthropic_error(400, "max_tokens: Field required", "invalid_request_error")
-    gen = generate(_as_openai(body), stop=list(body.get("stop_sequences") or []))
+    gen = generate(_as_openai(body), stop=list(body.get("stop_sequences") or []), allow_model=False)
     model = str(body["model"])
     usage = {"input_tokens": gen.completion.prompt_tokens, "output_tokens": 0}
     message_id = f"msg_{uuid.uuid4().hex[:24]}"

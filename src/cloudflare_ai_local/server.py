@@ -110,6 +110,12 @@ class LocalCloudflare:
         """``"deterministic"`` or ``"models"``: what answers Workers AI requests."""
         return self.config.engine
 
+    def engines_answered(self) -> dict[str, int]:
+        """How many Workers AI answers each engine gave so far, by name (e.g.
+        ``"SmolLM2-135M-Instruct Q4_1 on llama.cpp (local model)"`` or
+        ``"feature-hash-embedder/1.0"``): what really answered, whichever engine was asked."""
+        return dict(self.state.answered)
+
     @property
     def root_url(self) -> str:
         return f"http://{self.host}:{self.port}"

@@ -4,12 +4,14 @@ ending with ``data: [DONE]``, no ``event:`` or ``id:`` fields."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import string
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import orjson
+from starlette.concurrency import iterate_in_threadpool
 
 DONE = b"data: [DONE]\n\n"
 _PAD_SOURCE = string.ascii_lowercase + string.ascii_uppercase + string.digits
@@ -25,7 +27,20 @@ def padding(rng: random.Random) -> str:
 
 
 async def stream_events(events: Iterable[bytes]) -> AsyncIterator[bytes]:
-    """Yield each framed event as its own body chunk, letting the loop breathe in between."""
-    for chunk in events:
-        yield chunk
-        await asyncio.sleep(0)
+    """Yield each framed event as its own body chunk, letting the loop breathe in between.
+    Events that are not a list may block while a local model generates them: those are read
+    in a worker thread, each as soon as it exists."""
+    if isinstance(events, list | tuple):
+        for chunk in events:
+            yield chunk
+            await asyncio.sleep(0)
+        return
+    iterator = iter(events)
+    try:
+        async for chunk in iterate_in_threadpool(iterator):
+            yield chunk
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            with contextlib.suppress(ValueError):  # still running in its thread: it ends
+                close()  # a client that left stops the model at its next token

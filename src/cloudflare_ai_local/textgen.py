@@ -353,6 +353,9 @@ class Completion:
     pieces: list[str]
     finish_reason: str
     prompt_tokens: int
+    #: Tokens a real model generated, when it says (a piece may hold several, or a token
+    #: none, such as half of a character); None means one per piece.
+    generated_tokens: int | None = None
 
     @property
     def text(self) -> str:
@@ -360,6 +363,8 @@ class Completion:
 
     @property
     def completion_tokens(self) -> int:
+        if self.generated_tokens is not None:
+            return self.generated_tokens
         return len(self.pieces)
 
     def usage(self) -> dict[str, int]:

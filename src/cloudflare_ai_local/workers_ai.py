@@ -13,7 +13,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +71,9 @@ class AiOutcome:
 
     engine: str
     body: Any = None
-    events: list[bytes] | None = None
+    #: SSE events: a list, or an iterator that blocks while a local model generates (read
+    #: in a worker thread; see ``sse.stream_events``).
+    events: Iterable[bytes] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     media: bytes | None = None
     media_type: str = "application/octet-stream"
@@ -88,6 +90,13 @@ class AiOutcome:
 
     def iter_events(self) -> Iterator[bytes]:
         return iter(self.events or [])
+
+    def materialized(self) -> AiOutcome:
+        """This outcome with its events read to the end (the gateway logs and caches whole
+        bodies, so it cannot pass a live stream through)."""
+        if self.events is not None and not isinstance(self.events, list):
+            self.events = list(self.events)
+        return self
 
 
 def stream_body(outcome: AiOutcome) -> AsyncIterator[bytes]:
@@ -296,6 +305,9 @@ class Generation:
     tool_call: structured.ToolCall | None = None
     question: str = ""
     engine: str = textgen.ENGINE_NAME
+    #: A local model's answer still being generated (streamed requests on engine="models");
+    #: ``completion`` is then filled in when the stream ends.
+    live: Any = None
 
 
 def _reasoning(model: str, gen: Generation) -> str | None:
@@ -305,6 +317,8 @@ def _reasoning(model: str, gen: Generation) -> str | None:
     if info is None or not info.reasoning or gen.tool_call is not None:
         return None
     topic = gen.question.strip() or "the request"
+    if gen.engine != textgen.ENGINE_NAME:
+        return f"The user asks: {topic} I will answer it."
     return f"The user asks: {topic} I will answer from the sentences that share its words."
 
 
@@ -312,9 +326,16 @@ def generate(
     body: Mapping[str, Any],
     stop: list[str] | None = None,
     seen: chat_vision.Seen | None = None,
+    *,
+    stream: bool = False,
+    allow_model: bool = True,
 ) -> Generation:
     """The answer to a text-generation request; ``seen`` describes its images (vision
-    models): the question's images are described in the answer, earlier ones are context."""
+    models): the question's images are described in the answer, earlier ones are context.
+
+    On engine="models" a plain text answer comes from the local model (live, when
+    ``stream``); tool calls, JSON, ReAct steps and image descriptions stay deterministic, as
+    does every answer when ``allow_model`` is False (other providers' stand-ins)."""
     conv = textgen.conversation_from(body)
     if seen:
         context = "\n".join(text for text in (seen.context(), conv.context) if text)
@@ -343,8 +364,8 @@ def generate(
         return Generation(comp, json_value=value, json_mode=True, question=conv.question)
     if seen is not None and seen.current:
         text = seen.reply()
-    elif engines.using_models():
-        return _model_generation(body, conv, stop or [])
+    elif allow_model and engines.using_models():
+        return _model_generation(body, conv, stop or [], stream)
     else:
         text = textgen.answer(conv)
     comp = textgen.complete(text, conv.prompt_tokens, _max_tokens(body), stop or [])
@@ -377,22 +398,31 @@ def _model_messages(body: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def _model_generation(
-    body: Mapping[str, Any], conv: textgen.Conversation, stop: list[str]
+    body: Mapping[str, Any], conv: textgen.Conversation, stop: list[str], stream: bool
 ) -> Generation:
-    """The answer of the real local text model (engine="models")."""
+    """The answer of the real local text model (engine="models"); a streamed one is returned
+    while it is being generated (``Generation.live``)."""
     from .models import chat
 
+    model = chat.model()
+    messages = _model_messages(body)
     try:
-        answer = chat.model().chat(
-            _model_messages(body), max_tokens=_max_tokens(body), stop=stop, options=body
-        )
+        if stream:
+            live = chat.PieceStream(
+                model, messages, max_tokens=_max_tokens(body), stop=stop, options=body
+            )
+            pending = textgen.Completion([], "stop", 0)
+            return Generation(pending, question=conv.question, engine=chat.ENGINE_NAME, live=live)
+        answer = model.chat(messages, max_tokens=_max_tokens(body), stop=stop, options=body)
     except chat.ContextTooLongError as exc:
         raise bad_input(
             f"The local text model (SmolLM2-135M, engine='models') holds at most "
             f"{chat.CONTEXT_TOKENS} tokens and this request does not fit ({exc}). Shorten the "
             "prompt or lower max_tokens, or use the deterministic engine for long contexts."
         ) from exc
-    comp = textgen.Completion(answer.pieces, answer.finish_reason, answer.prompt_tokens)
+    comp = textgen.Completion(
+        answer.pieces, answer.finish_reason, answer.prompt_tokens, answer.completion_tokens
+    )
     return Generation(comp, question=conv.question, engine=chat.ENGINE_NAME)
 
 
@@ -450,7 +480,29 @@ def _openai_tool_call(call: structured.ToolCall) -> dict[str, Any]:
     }
 
 
-def _classic_events(gen: Generation) -> list[bytes]:
+def _finish_live(gen: Generation) -> None:
+    """Fill ``gen.completion`` from its live stream once the stream has ended."""
+    answer = gen.live.answer
+    if answer is not None:
+        gen.completion = textgen.Completion(
+            answer.pieces, answer.finish_reason, answer.prompt_tokens, answer.completion_tokens
+        )
+
+
+def _live_classic_events(gen: Generation) -> Iterator[bytes]:
+    rng = random.Random()
+    for piece in gen.live:
+        yield sse.event({"response": piece, "p": sse.padding(rng)})
+    _finish_live(gen)
+    if gen.completion.finish_reason != "stop":
+        yield sse.event({"response": "", "finish_reason": gen.completion.finish_reason})
+    yield sse.event({"response": "", "usage": gen.completion.usage()})
+    yield sse.DONE
+
+
+def _classic_events(gen: Generation) -> Iterable[bytes]:
+    if gen.live is not None:
+        return _live_classic_events(gen)
     rng = random.Random()
     out: list[bytes] = []
     if gen.tool_call is not None:
@@ -467,7 +519,12 @@ def _classic_events(gen: Generation) -> list[bytes]:
     return out
 
 
-def _chunk_events(model: str, gen: Generation, openai_route: bool) -> list[bytes]:
+def _chunk_events(model: str, gen: Generation, openai_route: bool) -> Iterable[bytes]:
+    events = _iter_chunk_events(model, gen, openai_route)
+    return events if gen.live is not None else list(events)
+
+
+def _iter_chunk_events(model: str, gen: Generation, openai_route: bool) -> Iterator[bytes]:
     chat_id = _chat_id() if openai_route else f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
 
@@ -485,15 +542,18 @@ def _chunk_events(model: str, gen: Generation, openai_route: bool) -> list[bytes
             }
         )
 
-    out: list[bytes] = []
     if gen.tool_call is not None:
         call = {"index": 0, **_openai_tool_call(gen.tool_call)}
-        out.append(chunk({"role": "assistant", "content": None, "tool_calls": [call]}))
+        yield chunk({"role": "assistant", "content": None, "tool_calls": [call]})
     else:
         reasoning = _reasoning(model, gen)
         if reasoning:
-            out.extend(chunk({"reasoning_content": piece}) for piece in textgen.pieces(reasoning))
-        out.extend(chunk({"content": piece}) for piece in gen.completion.pieces)
+            for piece in textgen.pieces(reasoning):
+                yield chunk({"reasoning_content": piece})
+        for piece in gen.live if gen.live is not None else gen.completion.pieces:
+            yield chunk({"content": piece})
+        if gen.live is not None:
+            _finish_live(gen)
     final: dict[str, Any] = {
         "id": chat_id,
         "object": "chat.completion.chunk",
@@ -502,11 +562,10 @@ def _chunk_events(model: str, gen: Generation, openai_route: bool) -> list[bytes
         "choices": [{"index": 0, "delta": {}, "finish_reason": gen.completion.finish_reason}],
         "usage": gen.completion.usage(),
     }
-    out.append(sse.event(final))
+    yield sse.event(final)
     if not openai_route:
-        out.append(sse.event({"response": "", "usage": gen.completion.usage()}))
-    out.append(sse.DONE)
-    return out
+        yield sse.event({"response": "", "usage": gen.completion.usage()})
+    yield sse.DONE
 
 
 # --- /ai/run ---------------------------------------------------------------------------------
@@ -602,7 +661,7 @@ def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> 
     if stream and json_mode:
         raise ApiError(errors.JSON_STREAM)
     check_context_window(info, body)
-    gen = generate(body, seen=chat_vision.images_seen(info, body))
+    gen = generate(body, seen=chat_vision.images_seen(info, body), stream=stream)
     engine = gen.engine
     if info.output_style == "chat.completion":
         if stream:
@@ -704,7 +763,8 @@ def chat_completions(body: Any) -> AiOutcome:
         raise ApiError(errors.JSON_STREAM)  # UNCERTAIN on /ai/v1
     check_context_window(info, body)
     seen = chat_vision.images_seen(info, body, openai_route=True)
-    gen = generate(body, stop=list(textgen.stop_sequences(body.get("stop"))), seen=seen)
+    stop = list(textgen.stop_sequences(body.get("stop")))
+    gen = generate(body, stop=stop, seen=seen, stream=stream)
     if stream:
         return AiOutcome(gen.engine, events=_chunk_events(info.name, gen, True))
     return AiOutcome(gen.engine, _chat_completion(info.name, gen, openai_route=True))

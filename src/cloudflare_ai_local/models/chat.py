@@ -15,9 +15,10 @@ key so nothing else on the machine can use it.
 
 from __future__ import annotations
 
+import queue
 import secrets
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,10 @@ class SmolLM:
         params.n_parallel = 1
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
+        # No busy-waiting between steps: on a small machine shared with tests, a notebook
+        # kernel or the embedding model, spinning threads slowed every process many times.
+        params.cpuparams.poll = 0
+        params.cpuparams_batch.poll = 0
         params.verbosity = -1
         params.warmup = False
         # llama.cpp's built-in ChatML formatting; the GGUF's own Jinja template inserts a
@@ -85,10 +90,11 @@ class SmolLM:
         max_tokens: int,
         stop: Sequence[str] = (),
         options: Mapping[str, Any] | None = None,
-        on_piece: Callable[[str], None] | None = None,
+        on_piece: Callable[[str], bool | None] | None = None,
     ) -> ModelAnswer:
         """Generate an answer to ``messages`` (role/content pairs). ``options`` is the request
-        body, read for ``temperature``, ``top_p``, ``top_k``, ``seed``, and the penalties."""
+        body, read for ``temperature``, ``top_p``, ``top_k``, ``seed``, and the penalties.
+        ``on_piece`` sees each piece as it is generated; returning True stops generation."""
         options = options or {}
         request: dict[str, Any] = {
             "messages": [dict(m) for m in messages],
@@ -120,17 +126,18 @@ class SmolLM:
             if "error" in chunk:
                 state["error"] = chunk["error"]
                 return True
+            stop_now = False
             for choice in chunk.get("choices") or ():
                 content = (choice.get("delta") or {}).get("content")
                 if content:
                     pieces.append(content)
-                    if on_piece is not None:
-                        on_piece(content)
+                    if on_piece is not None and on_piece(content):
+                        stop_now = True
                 if choice.get("finish_reason"):
                     state["finish"] = choice["finish_reason"]
             if chunk.get("usage"):
                 state["usage"] = chunk["usage"]
-            return False
+            return stop_now
 
         if request["max_tokens"] == 0:
             return ModelAnswer([], "length", 0, 0)
@@ -150,6 +157,60 @@ class SmolLM:
             int(usage.get("prompt_tokens", 0)),
             int(usage.get("completion_tokens", len(pieces))),
         )
+
+
+class _Finished:
+    def __init__(self, answer: ModelAnswer) -> None:
+        self.answer = answer
+
+
+class PieceStream:
+    """An answer being generated in a thread of its own, read piece by piece as it comes, so
+    a streamed response starts with the first token instead of after the last.
+
+    The constructor waits until the first piece (or the end, or an error) arrives: a request
+    the model refuses raises there, before any response has started. After iteration ends,
+    ``answer`` holds the whole :class:`ModelAnswer`. :meth:`close` (a client that went away)
+    stops generation at the next token."""
+
+    def __init__(self, model: SmolLM, messages: Sequence[Mapping[str, str]], **kwargs: Any):
+        self._queue: queue.Queue[str | _Finished | BaseException] = queue.Queue()
+        self._closed = threading.Event()
+        self.answer: ModelAnswer | None = None
+
+        def run() -> None:
+            try:
+                found = model.chat(messages, on_piece=self._put, **kwargs)
+            except BaseException as exc:  # handed to the reader, raised there
+                self._queue.put(exc)
+            else:
+                self._queue.put(_Finished(found))
+
+        threading.Thread(target=run, name="local-model-stream", daemon=True).start()
+        self._head = self._queue.get()
+        if isinstance(self._head, BaseException):
+            raise self._head
+
+    def _put(self, piece: str) -> bool:
+        self._queue.put(piece)
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def __iter__(self) -> Iterator[str]:
+        item = self._head
+        try:
+            while True:
+                if isinstance(item, _Finished):
+                    self.answer = item.answer
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                item = self._queue.get()
+        finally:
+            self.close()
 
 
 _model: SmolLM | None = None
