@@ -5,9 +5,11 @@ entry points (a LangChain retriever and chat model, a LlamaIndex query engine)."
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +37,9 @@ def ai(emulator: Any) -> Any:
 
 
 def _post(emulator: Any, path: str, **kwargs: Any) -> httpx.Response:
+    kwargs.setdefault("headers", {"authorization": f"Bearer {emulator.api_token}"})
     return httpx.post(
-        f"{emulator.base_url}/accounts/{emulator.account_id}/ai/{path}",
-        headers={"authorization": f"Bearer {emulator.api_token}"},
-        timeout=120,
-        **kwargs,
+        f"{emulator.base_url}/accounts/{emulator.account_id}/ai/{path}", timeout=120, **kwargs
     )
 
 
@@ -313,3 +313,44 @@ def test_the_gateway_passes_a_model_stream_through_and_logs_it(emulator: Any) ->
     logged = [e for e in emulator.gateway_logs if e.gateway_id == "models-gw"]
     assert logged[-1].tokens_out is not None
     assert logged[-1].tokens_out > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_prompt_longer_than_the_local_model_holds_is_refused_with_5006(
+    emulator: Any, stream: bool
+) -> None:
+    long = "The quick brown fox jumps over the lazy dog. " * 1000  # ~10,000 tokens
+    response = _post(
+        emulator,
+        "v1/chat/completions",
+        json={
+            "model": "@cf/meta/llama-3.3-70b-instruct-fp8-fast",  # a 24,000-token window
+            "messages": [{"role": "user", "content": long}],
+            "max_tokens": 20,
+            "stream": stream,
+        },
+    )
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["code"] == 5006
+    assert "holds at most 8192 tokens" in error["message"]
+
+
+def test_raw_linear16_audio_is_heard_at_its_stated_rate(emulator: Any) -> None:
+    wav = speak_wav("The quick brown fox jumps over the lazy dog.")
+    with wave.open(io.BytesIO(wav)) as clip:
+        rate, pcm = clip.getframerate(), clip.readframes(clip.getnframes())
+    response = _post(
+        emulator,
+        f"run/@cf/deepgram/nova-3?encoding=linear16&sample_rate={rate}",
+        content=pcm,
+        headers={
+            "authorization": f"Bearer {emulator.api_token}",
+            "content-type": "audio/pcm",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert "whisper-base" in response.headers["x-local-engine"]
+    alternative = response.json()["result"]["results"]["channels"][0]["alternatives"][0]
+    said = {w["word"].strip(".,").lower() for w in alternative["words"]}
+    assert len(said & {"quick", "brown", "fox", "lazy", "dog"}) >= 3, alternative["transcript"]
