@@ -1,7 +1,8 @@
 """The real local models (``LocalCloudflare(engine="models")``) answer like models: embeddings
-that find a paraphrase, answers that stream and obey stop sequences and ``max_tokens``, a
-transcript of speech synthesised here. Through the library's client and the frameworks' own
-entry points (a LangChain retriever and chat model, a LlamaIndex query engine)."""
+that find a paraphrase, answers that stream live and obey stop sequences and ``max_tokens``, a
+transcript of speech synthesised here. Through raw HTTP, the library's client and the
+frameworks' own entry points (a LangChain retriever and chat model, a LlamaIndex query
+engine)."""
 
 from __future__ import annotations
 
@@ -354,3 +355,26 @@ def test_raw_linear16_audio_is_heard_at_its_stated_rate(emulator: Any) -> None:
     alternative = response.json()["result"]["results"]["channels"][0]["alternatives"][0]
     said = {w["word"].strip(".,").lower() for w in alternative["words"]}
     assert len(said & {"quick", "brown", "fox", "lazy", "dog"}) >= 3, alternative["transcript"]
+
+
+def test_a_llama_index_query_engine_retrieves_a_paraphrase_and_streams(
+    connection: dict[str, Any],
+) -> None:
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+
+    from cloudflare_ai.llama_index import VectorizeVectorStore, WorkersAI, WorkersAIEmbedding
+
+    passages, questions, gold = _retrieval_set()
+    store = VectorizeVectorStore(index_name="li-paraphrases", wait_for_writes=True, **connection)
+    index = VectorStoreIndex.from_documents(
+        [Document(text=p, id_=f"p{i}") for i, p in enumerate(passages)],
+        storage_context=StorageContext.from_defaults(vector_store=store),
+        embed_model=WorkersAIEmbedding(model_name=SMALL, **connection),
+    )
+    llm = WorkersAI(model=CHAT, max_tokens=32, temperature=0, **connection)
+    engine = index.as_query_engine(llm=llm, similarity_top_k=3, streaming=True)
+    response = engine.query(questions[3])
+    pieces = list(response.response_gen)
+    assert passages[gold[3]] in [n.node.get_content() for n in response.source_nodes]
+    assert len(pieces) > 3
+    assert "".join(pieces).strip()
