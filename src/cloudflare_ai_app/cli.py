@@ -179,7 +179,7 @@ if typer is not None:
         try:
             chosen = engines.resolve(engine)
             if chosen == "models":
-                engines.require_models()
+                engines.verify_models()
         except ValueError as exc:
             raise CommandError(f"--engine: {exc}", exit_code=2) from None
         except ModelsUnavailableError as exc:

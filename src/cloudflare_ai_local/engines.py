@@ -27,6 +27,8 @@ from typing import Literal, TypeVar
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import errors
+from .errors import ApiError
 from .models.errors import ModelsUnavailableError
 from .models.weights import install_hint
 
@@ -88,10 +90,30 @@ def using_models() -> bool:
 async def call(fn: Callable[[], T]) -> T:
     """Run ``fn``: in a worker thread when real models may run (seconds of CPU that must not
     stall the event loop), inline otherwise (the deterministic engines answer in
-    microseconds, and a thread hop would show in the benchmarks)."""
-    if using_models():
+    microseconds, and a thread hop would show in the benchmarks). A model that cannot run
+    becomes the emulator's 501 envelope naming what to reinstall."""
+    if not using_models():
+        return fn()
+    try:
         return await run_in_threadpool(fn)
-    return fn()
+    except ModelsUnavailableError as exc:
+        raise ApiError(errors.LOCAL_MODELS, detail=str(exc)) from exc
+
+
+def verify_models() -> None:
+    """Check now, not at the first request, that the models engine can run: its packages
+    are installed and every weight file is the pinned one (hashing them takes about a
+    second, once per process; whisper's halves are joined into the cache the first time)."""
+    require_models()
+    from .models import weights
+
+    for item in (
+        weights.MINILM_TOKENIZER,
+        weights.MINILM_ONNX,
+        weights.SMOLLM2_GGUF,
+    ):
+        weights.verified(item)
+    weights.whisper_dir()
 
 
 _SUFFIX = " (cloudflare-ai-local/"

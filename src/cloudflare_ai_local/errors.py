@@ -37,6 +37,9 @@ TIMEOUT = ErrorCode(3007, 408, "Request timeout")
 CAPACITY = ErrorCode(3040, 429, "Capacity temporarily exceeded, please try again.")
 RATE_LIMITED = ErrorCode(971, 429, "Please wait and consider throttling your request speed")
 INTERNAL = ErrorCode(7500, 500, "Internal server error")  # UNCERTAIN code
+#: The emulator's own: engine="models" cannot run (a weight file changed or went missing after
+#: start). 501, not 5xx-retryable, since asking again cannot succeed; Cloudflare has no such error.
+LOCAL_MODELS = ErrorCode(7501, 501, "{detail}")
 BAD_GATEWAY = ErrorCode(7502, 502, "Bad gateway")  # UNCERTAIN code
 UNAVAILABLE = ErrorCode(7503, 503, "Service temporarily unavailable")  # UNCERTAIN code
 # Vectorize: UNCERTAIN, except 40006 whose wording is observed from the Workers binding.

@@ -74,7 +74,7 @@ class LocalCloudflare:
     ) -> None:
         chosen = engines.resolve(engine)
         if chosen == "models":
-            engines.require_models()
+            engines.verify_models()
         faults = faults or FaultConfig()
         if latency_ms:
             faults = _replace(faults, latency_ms=latency_ms)
@@ -272,7 +272,7 @@ def serve(
     check_exposure(host, api_token)
     chosen = engines.resolve(engine)
     if chosen == "models":
-        engines.require_models()
+        engines.verify_models()
     faults = faults or FaultConfig()
     if latency_ms:
         faults = _replace(faults, latency_ms=latency_ms)

@@ -114,3 +114,30 @@ def test_whisper_is_rejoined_once_into_the_cache(
     stamp = (folder / "model.bin").stat().st_mtime_ns
     assert weights.whisper_dir() == folder
     assert (folder / "model.bin").stat().st_mtime_ns == stamp
+
+
+def test_a_model_that_cannot_load_is_a_clear_501_that_is_not_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cloudflare_ai import WorkersAIClient
+    from cloudflare_ai.errors import APIError
+    from cloudflare_ai_local.models import embedder
+
+    calls: list[int] = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise ModelsUnavailableError("model.onnx is not the pinned file; reinstall the weights")
+
+    monkeypatch.setattr(embedder, "model", broken)
+    with (
+        LocalCloudflare(engine="models") as cf,
+        WorkersAIClient(
+            account_id=cf.account_id, api_token=cf.api_token, base_url=cf.base_url
+        ) as ai,
+    ):
+        with pytest.raises(APIError) as caught:
+            ai.embed(["hello"], model="@cf/baai/bge-small-en-v1.5")
+    assert caught.value.status_code == 501
+    assert "model.onnx is not the pinned file" in str(caught.value)
+    assert calls == [1]  # asked once: retrying cannot help
