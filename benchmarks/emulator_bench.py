@@ -86,7 +86,7 @@ def run(vectors: int, dims: int, queries: int, data_dir: str | None) -> list[Row
     """Fill an index and time upserts and queries; returns the table rows."""
     rng = np.random.default_rng(0)
     rows: list[Row] = []
-    with LocalCloudflare(data_dir=data_dir) as cf:
+    with LocalCloudflare(data_dir=data_dir, engine="deterministic") as cf:
         base = f"{cf.base_url}/accounts/{cf.account_id}/vectorize/v2/indexes"
         headers = {"Authorization": f"Bearer {cf.api_token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
@@ -161,7 +161,7 @@ def write_throughput(dims: int, writes: int, clients: int, data_dir: str | None)
     body = b"".join(encode_vector(f"probe-{i}", values[i]) for i in range(BATCH))
     ndjson = {"content-type": "application/x-ndjson"}
     rows: list[Row] = []
-    with LocalCloudflare(data_dir=data_dir) as cf:
+    with LocalCloudflare(data_dir=data_dir, engine="deterministic") as cf:
         base = f"{cf.base_url}/accounts/{cf.account_id}/vectorize/v2/indexes"
         headers = {"Authorization": f"Bearer {cf.api_token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=300) as client:

@@ -32,6 +32,10 @@ from cloudflare_ai import (
     WorkersAIClient,
 )
 
+# The suite runs on the deterministic engines whatever a developer exported for their own
+# work; the real-model tests ask for engine="models" themselves (tests/models).
+os.environ.pop("CLOUDFLARE_AI_LOCAL_ENGINE", None)
+
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
 #: Third-party reference data the tests read (provenance in ``tests/reference/README.md``).

@@ -422,6 +422,13 @@ def test_ask_through_a_gateway_on_the_local_emulator_is_logged(
 # --- serve --engine ------------------------------------------------------------------------
 
 
+def test_the_cli_reads_the_same_engine_variable_as_the_emulator() -> None:
+    from cloudflare_ai_app import cli
+    from cloudflare_ai_local import engines
+
+    assert cli.ENGINE_ENV == engines.ENGINE_ENV
+
+
 @pytest.mark.parametrize("how", ["option", "environment"])
 def test_serve_with_the_models_engine(
     how: str, served: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
 #: Where ``serve`` reads its ``--token`` from when the option is not given.
 TOKEN_ENV = "CLOUDFLARE_AI_LOCAL_TOKEN"  # noqa: S105 - a variable's name, not a token
-#: Where ``serve`` (and ``LocalCloudflare``) read the engine from when not given.
+#: Where ``serve`` (and ``LocalCloudflare``) read the engine from when not given; the same
+#: name as ``cloudflare_ai_local.engines.ENGINE_ENV``, spelled out because the emulator is an
+#: optional extra this module does not import at load time.
 ENGINE_ENV = "CLOUDFLARE_AI_LOCAL_ENGINE"
 
 

@@ -54,7 +54,7 @@ T = TypeVar("T")
 def resolve(engine: str | None) -> EngineName:
     """``engine`` if given, else ``$CLOUDFLARE_AI_LOCAL_ENGINE``, else ``"deterministic"``;
     a ValueError names the choices when it is neither."""
-    value = engine if engine is not None else os.environ.get(ENGINE_ENV, "").strip()
+    value = (engine if engine is not None else os.environ.get(ENGINE_ENV, "")).strip()
     value = value or "deterministic"
     for name in ENGINE_NAMES:
         if value == name:
@@ -91,13 +91,16 @@ async def call(fn: Callable[[], T]) -> T:
     """Run ``fn``: in a worker thread when real models may run (seconds of CPU that must not
     stall the event loop), inline otherwise (the deterministic engines answer in
     microseconds, and a thread hop would show in the benchmarks). A model that cannot run
-    becomes the emulator's 501 envelope naming what to reinstall."""
+    becomes the emulator's 501 envelope naming what to reinstall; one that fails while
+    answering (a runtime's own error) a 500 envelope saying so."""
     if not using_models():
         return fn()
     try:
         return await run_in_threadpool(fn)
     except ModelsUnavailableError as exc:
         raise ApiError(errors.LOCAL_MODELS, detail=str(exc)) from exc
+    except (RuntimeError, ArithmeticError) as exc:
+        raise ApiError(errors.LOCAL_MODEL_FAILED, detail=f"the local model failed: {exc}") from exc
 
 
 def verify_models() -> None:

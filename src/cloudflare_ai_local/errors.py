@@ -40,6 +40,8 @@ INTERNAL = ErrorCode(7500, 500, "Internal server error")  # UNCERTAIN code
 #: The emulator's own: engine="models" cannot run (a weight file changed or went missing after
 #: start). 501, not 5xx-retryable, since asking again cannot succeed; Cloudflare has no such error.
 LOCAL_MODELS = ErrorCode(7501, 501, "{detail}")
+#: A local model failed while answering (engine="models"): the envelope, never a bare 500.
+LOCAL_MODEL_FAILED = ErrorCode(7500, 500, "Internal server error: {detail}")
 BAD_GATEWAY = ErrorCode(7502, 502, "Bad gateway")  # UNCERTAIN code
 UNAVAILABLE = ErrorCode(7503, 503, "Service temporarily unavailable")  # UNCERTAIN code
 # Vectorize: UNCERTAIN, except 40006 whose wording is observed from the Workers binding.

@@ -300,6 +300,19 @@ class Gateway:
         except TimeoutError:
             raise ApiError(errors.GATEWAY_TIMEOUT) from None
 
+    @staticmethod
+    async def _run_upstream(upstream: Upstream, timeout_ms: int | None) -> AiOutcome:
+        """The upstream's outcome with any stream read whole (logged and cached as one body).
+        A local model (engine="models") takes real time, so the request timeout bounds it too;
+        the answer it abandons finishes in its thread (at most ``max_tokens``)."""
+        call = engines.call(lambda: upstream().materialized())
+        if not (timeout_ms and engines.using_models()):
+            return await call
+        try:
+            return await asyncio.wait_for(call, timeout_ms / 1000)
+        except TimeoutError:
+            raise ApiError(errors.GATEWAY_TIMEOUT) from None
+
     async def call_upstream(
         self, upstream: Upstream, opts: GatewayOptions, model: str | None = None
     ) -> UpstreamResult:
@@ -317,7 +330,7 @@ class Gateway:
             outcome = None
             try:
                 await self._upstream_fault(model, opts.request_timeout_ms)
-                outcome = await engines.call(lambda: upstream().materialized())
+                outcome = await self._run_upstream(upstream, opts.request_timeout_ms)
                 response = outcome.response()
             except ApiError as err:
                 response = error_response(err)

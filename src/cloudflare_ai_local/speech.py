@@ -144,13 +144,11 @@ def _transcribe_with_model(
     speaker is ignored: its tones are not speech)."""
     from .models import whisper
 
-    language = call.body.get("language")
-    raw_rate = rate if info.format == "pcm" else None  # headerless PCM at its stated rate
+    model = whisper.model()  # a model that cannot load is not the audio's fault
+    raw_rate = (rate if rate > 0 else 16000) if info.format == "pcm" else None
     try:
-        heard = whisper.model().transcribe(
-            data,
-            language=language if isinstance(language, str) else None,
-            raw_pcm_rate=raw_rate,
+        heard = model.transcribe(
+            data, language=whisper.language_code(call.body.get("language")), raw_pcm_rate=raw_rate
         )
     except (ValueError, OSError) as exc:
         raise bad_input(f"Error: the audio could not be decoded ({exc})") from exc

@@ -273,9 +273,10 @@ def check_context_window(info: ModelInfo, body: Mapping[str, Any]) -> None:
     """Refuse a text-generation request whose prompt tokens plus requested output tokens
     (``max_tokens``, 256 when absent) exceed the model's ``context_window`` from the catalog,
     as Cloudflare's inference servers do before generating anything. Prompt tokens are
-    :func:`textgen.count_tokens` of every message's text, the count the answer's usage
-    reports; chat-template and tool-schema tokens are not counted. A model the catalog gives
-    no context window is not checked.
+    :func:`textgen.count_tokens` of every message's text, the count the deterministic
+    engine's usage reports (on engine="models" usage is the local model's own count, chat
+    template included); chat-template and tool-schema tokens are not counted here. A model
+    the catalog gives no context window is not checked.
 
     UNCERTAIN: Cloudflare's documents are silent on this error. Third-party reports
     (cloudflare-docs issue 29731) show HTTP 400 with vLLM's "This model's maximum context
@@ -365,27 +366,46 @@ def generate(
     if seen is not None and seen.current:
         text = seen.reply()
     elif allow_model and engines.using_models():
-        return _model_generation(body, conv, stop or [], stream)
+        earlier = seen.context() if seen else ""
+        return _model_generation(body, conv, stop or [], stream, earlier)
     else:
         text = textgen.answer(conv)
     comp = textgen.complete(text, conv.prompt_tokens, _max_tokens(body), stop or [])
     return Generation(comp, question=conv.question)
 
 
-def _model_messages(body: Mapping[str, Any]) -> list[dict[str, str]]:
+def _tool_names(messages: list[Any]) -> dict[str, str]:
+    """Tool-call id -> function name, from the assistant's earlier calls."""
+    names: dict[str, str] = {}
+    for msg in messages:
+        calls = msg.get("tool_calls") if isinstance(msg, Mapping) else None
+        for call in calls if isinstance(calls, list) else ():
+            if isinstance(call, Mapping):
+                function = call.get("function")
+                name = function.get("name") if isinstance(function, Mapping) else call.get("name")
+                if isinstance(call.get("id"), str) and isinstance(name, str):
+                    names[call["id"]] = name
+    return names
+
+
+def _model_messages(body: Mapping[str, Any], earlier_images: str = "") -> list[dict[str, str]]:
     """The request's conversation as the plain role/content turns SmolLM2's chat template
-    takes: text parts only; tool results and the assistant's calls become text."""
+    takes: text parts only; tool results and the assistant's calls become text, and the
+    descriptions of images from earlier turns (vision models) a system message."""
     messages = body.get("messages")
-    if not isinstance(messages, list):
-        return [{"role": "user", "content": str(body.get("prompt", ""))}]
     out: list[dict[str, str]] = []
+    if earlier_images:
+        out.append({"role": "system", "content": f"Images shown earlier: {earlier_images}"})
+    if not isinstance(messages, list):
+        return [*out, {"role": "user", "content": str(body.get("prompt", ""))}]
+    names = _tool_names(messages)
     for msg in messages:
         if not isinstance(msg, Mapping):
             continue
         role = str(msg.get("role", "user"))
         text = textgen.message_text(msg.get("content"))
         if role == "tool":
-            name = msg.get("name") or "the tool"
+            name = msg.get("name") or names.get(str(msg.get("tool_call_id"))) or "the tool"
             out.append({"role": "user", "content": f"Result of {name}: {text}"})
         elif role == "assistant" and msg.get("tool_calls"):
             calls = orjson.dumps(msg["tool_calls"]).decode()
@@ -398,14 +418,21 @@ def _model_messages(body: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def _model_generation(
-    body: Mapping[str, Any], conv: textgen.Conversation, stop: list[str], stream: bool
+    body: Mapping[str, Any],
+    conv: textgen.Conversation,
+    stop: list[str],
+    stream: bool,
+    earlier_images: str = "",
 ) -> Generation:
     """The answer of the real local text model (engine="models"); a streamed one is returned
     while it is being generated (``Generation.live``)."""
     from .models import chat
 
+    if _max_tokens(body) <= 0:  # nothing to generate: the prompt is still counted
+        empty = textgen.Completion([], "length", conv.prompt_tokens)
+        return Generation(empty, question=conv.question, engine=chat.ENGINE_NAME)
     model = chat.model()
-    messages = _model_messages(body)
+    messages = _model_messages(body, earlier_images)
     try:
         if stream:
             live = chat.PieceStream(
@@ -636,7 +663,8 @@ def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> 
     validate_input(info, inputs.schema_view(body))
     assert isinstance(body, dict)
     if "requests" in body and isinstance(body["requests"], list):
-        done = [run_model(model, req) for req in body["requests"]]
+        # Answers in a batch are whole: a stream asked for inside one is not kept open.
+        done = [run_model(model, _unstreamed(req)) for req in body["requests"]]
         engine = done[0].engine if done else textgen.ENGINE_NAME
         return AiOutcome(engine, envelope({"responses": [_json_result(o) for o in done]}))
     if evaluators.is_evaluator(info.input_schema, info.output_schema):
@@ -677,6 +705,12 @@ def run_model(model: str, body: Any, query: Mapping[str, str] | None = None) -> 
     return AiOutcome(engine, envelope(result))
 
 
+def _unstreamed(request: Any) -> Any:
+    if isinstance(request, dict) and "stream" in request:
+        return {k: v for k, v in request.items() if k != "stream"}
+    return request
+
+
 def _json_result(outcome: AiOutcome) -> Any:
     if outcome.media is not None:
         # UNCERTAIN: how Cloudflare returns binary answers inside a batch.
@@ -700,7 +734,7 @@ def _queued(info: ModelInfo, body: dict[str, Any]) -> AiOutcome:
         if not isinstance(req, dict):
             raise bad_input(f"Error: Type mismatch of '/requests/{i}', 'object' not in types")
         ref = req.get("external_reference")
-        clean = {k: v for k, v in req.items() if k != "external_reference"}
+        clean = _unstreamed({k: v for k, v in req.items() if k != "external_reference"})
         outcome = run_model(info.name, clean)
         engine = outcome.engine
         result = _json_result(outcome)

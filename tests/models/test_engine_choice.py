@@ -113,7 +113,13 @@ def test_whisper_is_rejoined_once_into_the_cache(
     assert weights.sha256_of(folder / "model.bin") == weights.WHISPER_MODEL_SHA256
     stamp = (folder / "model.bin").stat().st_mtime_ns
     assert weights.whisper_dir() == folder
-    assert (folder / "model.bin").stat().st_mtime_ns == stamp
+    assert (folder / "model.bin").stat().st_mtime_ns == stamp  # built once
+    assert (folder / "model.bin").stat().st_mode & 0o777 == 0o644
+    damaged = folder / "vocabulary.txt"
+    damaged.write_bytes(b"x" * damaged.stat().st_size)  # same size, other bytes
+    os.utime(damaged, ns=(5, 5))
+    assert weights.whisper_dir() == folder  # rebuilt from the packages
+    assert damaged.read_bytes() != b"x" * damaged.stat().st_size
 
 
 def test_a_model_that_cannot_load_is_a_clear_501_that_is_not_retried(

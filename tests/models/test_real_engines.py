@@ -6,6 +6,7 @@ engine)."""
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import sys
@@ -378,3 +379,76 @@ def test_a_llama_index_query_engine_retrieves_a_paraphrase_and_streams(
     assert passages[gold[3]] in [n.node.get_content() for n in response.source_nodes]
     assert len(pieces) > 3
     assert "".join(pieces).strip()
+
+
+def test_a_stream_nobody_reads_does_not_hold_the_model(emulator: Any) -> None:
+    from cloudflare_ai_local.models import chat
+
+    question = [{"role": "user", "content": "Write a long story about a lighthouse."}]
+    stream = chat.PieceStream(chat.model(), question, max_tokens=2000, options={})
+    del stream  # dropped unread, e.g. a response that never started
+    gc.collect()
+    started = time.monotonic()
+    after = _chat(emulator, max_tokens=8)
+    assert after["usage"]["completion_tokens"] == 8
+    assert time.monotonic() - started < 10  # 2,000 tokens would take half a minute
+
+
+def test_a_stream_asked_for_inside_a_queued_batch_is_answered_whole(emulator: Any) -> None:
+    inner = {
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+        "max_tokens": 12,
+        "temperature": 0,
+        "stream": True,
+    }
+    queued = _post(emulator, f"run/{CHAT}?queueRequest=true", json={"requests": [inner]})
+    assert queued.status_code == 200, queued.text
+    request_id = queued.json()["result"]["request_id"]
+    polled = _post(emulator, f"run/{CHAT}?queueRequest=true", json={"request_id": request_id})
+    answer = polled.json()["result"]["responses"][0]["result"]
+    assert "Paris" in answer["response"]
+
+
+def test_the_gateway_timeout_bounds_a_slow_local_model(emulator: Any) -> None:
+    url = f"{emulator.gateway_url}/{emulator.account_id}/models-gw/workers-ai/{CHAT}"
+    body = {
+        "messages": [{"role": "user", "content": "Write a long story about a lighthouse."}],
+        "max_tokens": 300,
+    }
+    started = time.monotonic()
+    response = httpx.post(
+        url,
+        headers={
+            "authorization": f"Bearer {emulator.api_token}",
+            "cf-aig-request-timeout": "300",
+        },
+        json=body,
+        timeout=120,
+    )
+    assert time.monotonic() - started < 3  # 300 tokens take about 4 s
+    assert response.status_code == 504, response.text
+    _chat(emulator, max_tokens=4)  # the model is usable again once the abandoned answer ends
+
+
+def test_a_bcp47_language_tag_is_understood(ai: Any) -> None:
+    wav = speak_wav("The quick brown fox jumps over the lazy dog.")
+    heard = ai.transcribe(wav, model="@cf/deepgram/nova-3", language="en-US")
+    assert "lazy" in heard.text.lower() or "dog" in heard.text.lower(), heard.text
+
+
+def test_a_failing_model_answers_an_envelope_not_a_bare_500(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cloudflare_ai_local.models import chat
+
+    def broken() -> Any:
+        raise RuntimeError("llama.cpp ran out of memory")
+
+    monkeypatch.setattr(chat, "model", broken)
+    response = _post(
+        emulator, f"run/{CHAT}", json={"messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert response.status_code == 500
+    error = response.json()["errors"][0]
+    assert error["code"] == 7500
+    assert "the local model failed: llama.cpp ran out of memory" in error["message"]

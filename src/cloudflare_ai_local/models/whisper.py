@@ -49,6 +49,20 @@ def pcm16_to_float(data: bytes, rate: int) -> npt.NDArray[np.float32]:
     return resampled
 
 
+def language_code(value: object) -> str | None:
+    """Whisper's code for a requested language: ``"en"`` from ``"en"``, ``"en-US"`` or
+    ``"EN"``; None (detect it) for anything Whisper does not know, such as Deepgram's
+    ``"multi"``, so a tag the real service accepts is never an error here."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    code = value.strip().split("-")[0].split("_")[0].lower()
+    try:
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
+    except ImportError:  # pragma: no cover - the module is there whenever whisper loads
+        return code
+    return code if code in _LANGUAGE_CODES else None
+
+
 class Whisper:
     """One loaded model; faster-whisper serialises its own calls."""
 
