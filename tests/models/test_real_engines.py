@@ -45,6 +45,17 @@ def _post(emulator: Any, path: str, **kwargs: Any) -> httpx.Response:
     )
 
 
+def _stream(emulator: Any, path: str, body: dict[str, Any]) -> Any:
+    """A streamed POST to the emulator's Workers AI ``path`` (use as a context manager)."""
+    return httpx.stream(
+        "POST",
+        f"{emulator.base_url}/accounts/{emulator.account_id}/ai/{path}",
+        headers={"authorization": f"Bearer {emulator.api_token}"},
+        json=body,
+        timeout=120,
+    )
+
+
 def _retrieval_set() -> tuple[list[str], list[str], list[int]]:
     data = json.loads(DATA.read_text())
     ids = [p["id"] for p in data["passages"]]
@@ -125,13 +136,7 @@ def test_answers_stream_token_by_token_with_usage(emulator: Any) -> None:
         "temperature": 0,
         "stream": True,
     }
-    with httpx.stream(
-        "POST",
-        f"{emulator.base_url}/accounts/{emulator.account_id}/ai/run/{CHAT}",
-        headers={"authorization": f"Bearer {emulator.api_token}"},
-        json=body,
-        timeout=120,
-    ) as response:
+    with _stream(emulator, f"run/{CHAT}", body) as response:
         assert response.status_code == 200
         assert "SmolLM2" in response.headers["x-local-engine"]
         events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
@@ -158,13 +163,7 @@ def test_tokens_arrive_while_the_model_is_still_writing(emulator: Any) -> None:
         "stream": True,
     }
     arrivals: list[float] = []
-    with httpx.stream(
-        "POST",
-        f"{emulator.base_url}/accounts/{emulator.account_id}/ai/v1/chat/completions",
-        headers={"authorization": f"Bearer {emulator.api_token}"},
-        json=body,
-        timeout=120,
-    ) as response:
+    with _stream(emulator, "v1/chat/completions", body) as response:
         assert response.status_code == 200
         for line in response.iter_lines():
             if line.startswith("data: {"):
@@ -279,13 +278,7 @@ def test_a_client_that_leaves_mid_stream_frees_the_model(emulator: Any) -> None:
         "max_tokens": 2000,
         "stream": True,
     }
-    with httpx.stream(
-        "POST",
-        f"{emulator.base_url}/accounts/{emulator.account_id}/ai/v1/chat/completions",
-        headers={"authorization": f"Bearer {emulator.api_token}"},
-        json=body,
-        timeout=120,
-    ) as response:
+    with _stream(emulator, "v1/chat/completions", body) as response:
         lines = response.iter_lines()
         assert next(lines).startswith("data: ")
     started = time.monotonic()
