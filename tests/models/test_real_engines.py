@@ -445,3 +445,20 @@ def test_a_failing_model_answers_an_envelope_not_a_bare_500(
     error = response.json()["errors"][0]
     assert error["code"] == 7500
     assert "the local model failed: llama.cpp ran out of memory" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "model", ["@cf/openai/whisper-tiny-en", "@cf/openai/whisper-large-v3-turbo"]
+)
+def test_every_whisper_variant_is_heard_by_whisper_base(emulator: Any, model: str) -> None:
+    wav = speak_wav("The quick brown fox jumps over the lazy dog.")
+    response = _post(
+        emulator,
+        f"run/{model}",
+        content=wav,
+        headers={"authorization": f"Bearer {emulator.api_token}", "content-type": "audio/wav"},
+    )
+    assert response.status_code == 200, response.text
+    assert "whisper-base" in response.headers["x-local-engine"]
+    text = response.json()["result"]["text"].lower()
+    assert "lazy" in text or "dog" in text, text
